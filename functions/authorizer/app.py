@@ -1,0 +1,44 @@
+"""The gatekey Lambda authorizer: REST TOKEN/REQUEST and HTTP API payload 2.0 events.
+
+Fails closed: a bad credential gets a Deny (401 through the ACCESS_DENIED gateway
+response); a database outage or any other failure raises, which API Gateway answers
+with AUTHORIZER_FAILURE (503). The event and the Authorization header are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from gatekey import authorizer_events
+from gatekey.authorization import get_authorizer
+from gatekey.errors import InvalidToken, NotAuthenticated, ServiceUnavailable
+
+logger = logging.getLogger("gatekey.authorizer")
+logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
+SIMPLE_RESPONSES = os.environ.get("GATEKEY_HTTP_API_SIMPLE_RESPONSES", "true").lower() != "false"
+
+
+class AuthorizerUnavailable(Exception):
+    """Raised to API Gateway when the credential could not be checked."""
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        request = authorizer_events.read_event(event)
+    except (KeyError, TypeError, AttributeError):
+        logger.warning("unrecognised authorizer event")
+        raise AuthorizerUnavailable("unrecognised event") from None
+    try:
+        principal = get_authorizer().authorize(request.authorization, request.user_agent)
+    except (NotAuthenticated, InvalidToken) as error:
+        logger.info("denied", extra={"code": error.code, "event_kind": request.kind})
+        return authorizer_events.deny(request, error, simple=SIMPLE_RESPONSES)
+    except ServiceUnavailable:
+        logger.warning("store unavailable; failing closed")
+        raise AuthorizerUnavailable("service unavailable") from None
+    except Exception:
+        logger.exception("authorizer error; failing closed")
+        raise AuthorizerUnavailable("authorizer error") from None
+    return authorizer_events.allow(request, principal, simple=SIMPLE_RESPONSES)

@@ -1,0 +1,46 @@
+"""Token-test routes: who am I, and is my token good."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey import clock
+from gatekey.api import create_app, current_principal, json_response
+from gatekey.store import get_store
+from gatekey.users import get_user, public_user
+
+logger = Logger()
+app = create_app()
+
+
+@app.get("/")
+def hello() -> Response[str]:
+    return json_response(200, {"message": "Oh, Hello", "time": clock.iso(clock.now())})
+
+
+@app.get("/auth/authenticated")
+def authenticated() -> Response[str]:
+    principal = current_principal(app)
+    user = get_user(get_store(), principal.user_id)
+    token: dict[str, Any] = {
+        "type": principal.token_type,
+        "expires_at": clock.iso(principal.token_expires_at),
+    }
+    if principal.key_handle:
+        token["handle"] = principal.key_handle
+    return json_response(200, {"authenticated": True, "user": public_user(user), "token": token})
+
+
+@app.get("/user")
+def current_user() -> Response[str]:
+    principal = current_principal(app)
+    return json_response(200, public_user(get_user(get_store(), principal.user_id)))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

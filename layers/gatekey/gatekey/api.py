@@ -1,0 +1,142 @@
+"""What every HTTP handler shares: the resolver, error mapping, bodies and the caller.
+
+Handlers stay thin: they register routes on `create_app()`, parse bodies with
+`parse_body`, read the caller with `current_principal`, and call one service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from pydantic import BaseModel, ValidationError
+
+from gatekey.errors import (
+    BadRequest,
+    GatekeyError,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
+from gatekey.principal import Principal
+
+Model = TypeVar("Model", bound=BaseModel)
+logger = Logger()
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body, separators=(",", ":")),
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def empty_response(status: int) -> Response[str]:
+    return Response(status_code=status, body="", headers={"Cache-Control": "no-store"})
+
+
+def error_response(error: GatekeyError) -> Response[str]:
+    return json_response(error.status, error.body(), error.headers())
+
+
+def create_app() -> APIGatewayRestResolver:
+    """A resolver whose errors all answer in the contract's format, never with a trace."""
+    app = APIGatewayRestResolver()
+
+    @app.exception_handler(GatekeyError)  # type: ignore[untyped-decorator]
+    def _gatekey_error(error: GatekeyError) -> Response[str]:
+        if error.status >= 500:
+            logger.warning("request failed", extra={"code": error.code})
+        return error_response(error)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response[str]:
+        return error_response(NotFound())
+
+    @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+    def _unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        return json_response(
+            500,
+            {
+                "type": "server_error",
+                "errors": [
+                    {
+                        "code": "error",
+                        "detail": "A server error occurred.",
+                        "attr": None,
+                        "extra": None,
+                    }
+                ],
+            },
+        )
+
+    return app
+
+
+def _raw_body(app: APIGatewayRestResolver) -> str:
+    event = app.current_event
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            body = base64.b64decode(body).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("The body is not valid UTF-8.") from None
+    return body
+
+
+def parse_body(
+    app: APIGatewayRestResolver, model: type[Model], *, allow_form: bool = False
+) -> Model:
+    """The request body as `model`: JSON, or a urlencoded form where the route allows it."""
+    raw = _raw_body(app)
+    content_type = (app.current_event.headers.get("content-type") or "").split(";")[0].strip()
+    data: Any
+    if allow_form and content_type.lower() == FORM:
+        data = dict(parse_qsl(raw, keep_blank_values=True))
+    elif not raw.strip():
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(validation_entries(exc)) from None
+
+
+def validation_entries(exc: ValidationError) -> list[dict[str, Any]]:
+    """One contract error entry per bad field; the rejected input is never echoed."""
+    entries = []
+    for error in exc.errors(include_input=False, include_url=False):
+        attr = ".".join(str(part) for part in error["loc"]) or None
+        code = "required" if error["type"] == "missing" else "invalid"
+        entries.append({"code": code, "detail": error["msg"], "attr": attr, "extra": None})
+    return entries
+
+
+def header(app: APIGatewayRestResolver, name: str) -> str | None:
+    """A request header, case-insensitively."""
+    value = app.current_event.headers.get(name.lower())
+    return None if value is None else str(value)
+
+
+def current_principal(app: APIGatewayRestResolver) -> Principal:
+    """The caller as the authorizer described it; no context means no access."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    try:
+        return Principal.from_context(context)
+    except (KeyError, TypeError, ValueError):
+        raise NotAuthenticated() from None

@@ -1,0 +1,147 @@
+"""One exception tree; each leaf knows its contract code, HTTP status and error type.
+
+`GatekeyError.body()` renders the contract's error format (CONTRACT section 4). The
+detail strings never contain a credential: callers pass fixed wording only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatekeyError(Exception):
+    """Root of every error gatekey reports to a client."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    error_type: ClassVar[str] = "client_error"
+    default_detail: ClassVar[str] = "The request could not be processed."
+
+    def __init__(
+        self, detail: str | None = None, *, attr: str | None = None, extra: Any = None
+    ) -> None:
+        self.detail = detail or self.default_detail
+        self.attr = attr
+        self.extra = extra
+        super().__init__(self.detail)
+
+    def entry(self) -> dict[str, Any]:
+        return {"code": self.code, "detail": self.detail, "attr": self.attr, "extra": self.extra}
+
+    def body(self) -> dict[str, Any]:
+        return {"type": self.error_type, "errors": [self.entry()]}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class BadRequest(GatekeyError):
+    """The body is not JSON, not an object, or otherwise unreadable."""
+
+
+class ValidationFailed(GatekeyError):
+    """One or more fields are invalid; one entry per field."""
+
+    code = "invalid"
+    error_type = "validation_error"
+    default_detail = "This field is invalid."
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+        super().__init__(entries[0]["detail"] if entries else None)
+
+    def body(self) -> dict[str, Any]:
+        return {"type": self.error_type, "errors": self.entries}
+
+
+class NotAuthenticated(GatekeyError):
+    """No credentials were presented."""
+
+    status = 401
+    code = "not_authenticated"
+    default_detail = "Authentication credentials were not provided."
+
+
+class InvalidToken(GatekeyError):
+    """The token is expired, revoked, forged, malformed or names an unknown key."""
+
+    status = 401
+    code = "invalid_token"
+    default_detail = "The provided token is expired or invalid."
+
+
+class InvalidCredentials(GatekeyError):
+    """Unknown email or wrong password; the two are deliberately indistinguishable."""
+
+    status = 401
+    code = "invalid_credentials"
+    default_detail = "Invalid email or password."
+
+
+class PermissionDenied(GatekeyError):
+    """The caller is authenticated but may not do this."""
+
+    status = 403
+    code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
+class NotFound(GatekeyError):
+    """The resource does not exist, or is not the caller's."""
+
+    status = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class Conflict(GatekeyError):
+    """The write conflicts with existing data."""
+
+    status = 409
+    code = "conflict"
+    default_detail = "The request conflicts with existing data."
+
+
+class HandleTaken(Conflict):
+    """The user already has a key with this handle."""
+
+    code = "handle_taken"
+    default_detail = "A key with this handle already exists."
+
+
+class EmailTaken(Conflict):
+    """The account already has a user with this email."""
+
+    code = "email_taken"
+    default_detail = "A user with this email already exists in this account."
+
+
+class Throttled(GatekeyError):
+    """Too many attempts; retry after `retry_after` seconds."""
+
+    status = 429
+    code = "throttled"
+    default_detail = "Too many failed attempts; try again later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail, extra={"retry_after": self.retry_after})
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ServiceUnavailable(GatekeyError):
+    """The database (or the secret store) is unreachable or throttling."""
+
+    status = 503
+    code = "service_unavailable"
+    error_type = "server_error"
+    default_detail = "The service is temporarily unavailable, try again later."
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is incomplete; raised at cold start, never to a client."""

@@ -1,0 +1,118 @@
+"""The signing keyring: versioned server keys that everything secret is derived from.
+
+The secret is a JSON object `{"current": "k2", "k1": "...", "k2": "..."}` (or, locally,
+a bare string, which is read as key `k1`). New credentials use the `current` key;
+older keys stay valid for what they issued until they are removed (docs/rotation.md).
+Each use derives its own sub-key with HMAC-SHA256 and a purpose label, so a session
+signing key can never verify an API key token and vice versa.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from threading import Lock
+
+from gatekey.errors import ConfigurationError, InvalidToken, ServiceUnavailable
+from gatekey.settings import Settings, get_settings
+
+MIN_KEY_LENGTH = 32
+KNOWN_WEAK_KEYS = frozenset({"secret", "changeme", "change-me", "gatekey", "password"})
+REFRESH_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Keyring:
+    current_kid: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def parse(cls, raw: str) -> Keyring:
+        """Read the secret's text; refuses missing, short or well-known keys."""
+        text = raw.strip()
+        if text.startswith("{"):
+            try:
+                document = json.loads(text)
+            except ValueError:
+                raise ConfigurationError("the signing secret is not valid JSON") from None
+            if not isinstance(document, dict) or not isinstance(document.get("current"), str):
+                raise ConfigurationError('the signing secret needs a "current" key id')
+            current = document["current"]
+            keys = {
+                kid: value.encode()
+                for kid, value in document.items()
+                if kid != "current" and isinstance(value, str)
+            }
+        else:
+            current, keys = "k1", {"k1": text.encode()}
+        if current not in keys:
+            raise ConfigurationError(f"the signing secret has no key {current!r}")
+        for kid, key in keys.items():
+            if len(key) < MIN_KEY_LENGTH or key.decode().lower() in KNOWN_WEAK_KEYS:
+                raise ConfigurationError(
+                    f"signing key {kid!r} is too weak: use at least {MIN_KEY_LENGTH} random chars"
+                )
+        return cls(current_kid=current, keys=keys)
+
+    def derive(self, purpose: str, kid: str | None = None) -> bytes:
+        """A sub-key for one purpose; unknown `kid` means the credential is not ours."""
+        key = self.keys.get(kid or self.current_kid)
+        if key is None:
+            raise InvalidToken()
+        return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+
+
+class KeyringSource:
+    """Loads the keyring once and refreshes it every few minutes so rotation takes effect."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._keyring: Keyring | None = None
+        self._loaded_at = 0.0
+        self._lock = Lock()
+
+    def get(self) -> Keyring:
+        now = time.monotonic()
+        if self._keyring is not None and (
+            self._settings.secret is not None or now - self._loaded_at < REFRESH_SECONDS
+        ):
+            return self._keyring
+        with self._lock:
+            if self._keyring is None or now - self._loaded_at >= REFRESH_SECONDS:
+                try:
+                    self._keyring = Keyring.parse(self._read_secret())
+                    self._loaded_at = now
+                except ServiceUnavailable:
+                    if self._keyring is None:
+                        raise
+            return self._keyring
+
+    def _read_secret(self) -> str:
+        if self._settings.secret is not None:
+            return self._settings.secret
+        if self._settings.secret_arn is None:
+            raise ConfigurationError("no signing secret configured")
+        import boto3  # deferred: only deployed functions read Secrets Manager
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            client = boto3.client("secretsmanager")
+            response = client.get_secret_value(SecretId=self._settings.secret_arn)
+        except (BotoCoreError, ClientError) as exc:
+            raise ServiceUnavailable() from exc
+        return str(response["SecretString"])
+
+
+_source: KeyringSource | None = None
+
+
+def get_keyring() -> Keyring:
+    """The container's keyring."""
+    global _source
+    settings = get_settings()
+    if _source is None or _source._settings is not settings:
+        _source = KeyringSource(settings)
+    return _source.get()

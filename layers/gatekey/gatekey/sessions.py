@@ -1,0 +1,124 @@
+"""Login and refresh: from credentials to a stored session and its two tokens."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from gatekey import clock, session_tokens
+from gatekey.errors import InvalidCredentials, Throttled, ValidationFailed
+from gatekey.keyring import Keyring
+from gatekey.passwords import verify_password
+from gatekey.settings import Settings
+from gatekey.store import Item, Store
+from gatekey.users import normalize_email, public_user
+
+
+class SessionService:
+    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.settings = settings
+
+    def login(
+        self, email: str, password: str, account_id: str | None, user_agent: str | None
+    ) -> dict[str, Any]:
+        """Checks the password (same cost whether or not the email exists) and opens a session."""
+        email = normalize_email(email)
+        now = clock.now()
+        failures = self.store.get_login_failures(email)
+        if failures and int(failures.get("locked_until", 0)) > now:
+            raise Throttled(retry_after=int(failures["locked_until"]) - now)
+
+        candidates = self.store.find_user_ids_by_email(email)
+        if account_id is not None:
+            candidates = {k: v for k, v in candidates.items() if k == account_id}
+        users = [user for user in map(self.store.get_user, candidates.values()) if user]
+        matched = [user for user in users if verify_password(user.get("password_hash"), password)]
+        if not users:
+            verify_password(None, password)  # the same work as a wrong password
+        if not matched:
+            self._record_failure(email, now)
+            raise InvalidCredentials()
+        if len(matched) > 1:
+            raise ValidationFailed(
+                [
+                    {
+                        "code": "required",
+                        "detail": "This email belongs to several accounts: give account_id.",
+                        "attr": "account_id",
+                        "extra": {"account_ids": sorted(user["account_id"] for user in matched)},
+                    }
+                ]
+            )
+        if failures:
+            self.store.clear_login_failures(email)
+        user = matched[0]
+        session = self._open_session(user, user_agent, now)
+        access_token, expires_in = self._access_token(session, now)
+        refresh_token = session_tokens.issue(
+            self.keyring,
+            user_id=user["user_id"],
+            session_id=session["session_id"],
+            token_use=session_tokens.REFRESH,
+            issued_at=now,
+            expires_at=int(session["max_expires_at"]),
+        )
+        return {
+            "login": True,
+            "access_token": access_token,
+            "refresh_token": refresh_token,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "account_id": user["account_id"],
+            "user": public_user(user),
+        }
+
+    def refresh(self, session: Item) -> dict[str, Any]:
+        """A new access token for a live session (checked by the authorization module)."""
+        access_token, expires_in = self._access_token(session, clock.now())
+        return {"access_token": access_token, "expires_in": expires_in}
+
+    def _record_failure(self, email: str, now: int) -> None:
+        lockout = self.settings.login_lockout_seconds
+        count = self.store.add_login_failure(email, ttl=now + max(lockout, 3600))
+        if count >= self.settings.login_max_failures:
+            self.store.lock_login(email, until=now + lockout)
+
+    def _open_session(self, user: Item, user_agent: str | None, now: int) -> Item:
+        max_expires_at = now + self.settings.session_max_seconds
+        return self.store.put_session(
+            {
+                "session_id": str(uuid.uuid4()),
+                "user_id": user["user_id"],
+                "account_id": user["account_id"],
+                "email": user["email"],
+                "role": user["role"],
+                "is_bot": bool(user.get("is_bot", False)),
+                "user_agent": user_agent or "",
+                "created_at": now,
+                "last_used_at": now,
+                "max_expires_at": max_expires_at,
+                "ttl": min(now + self.settings.session_idle_seconds, max_expires_at),
+            }
+        )
+
+    def _access_token(self, session: Item, now: int) -> tuple[str, int]:
+        expires_at = min(now + self.settings.access_token_seconds, int(session["max_expires_at"]))
+        token = session_tokens.issue(
+            self.keyring,
+            user_id=session["user_id"],
+            session_id=session["session_id"],
+            token_use=session_tokens.ACCESS,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+        return token, expires_at - now
+
+
+def get_session_service() -> SessionService:
+    from gatekey.keyring import get_keyring
+    from gatekey.settings import get_settings
+    from gatekey.store import get_store
+
+    return SessionService(get_store(), get_keyring(), get_settings())

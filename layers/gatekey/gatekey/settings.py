@@ -1,0 +1,116 @@
+"""Settings, read once per container from the environment.
+
+A plain frozen dataclass rather than a pydantic model: the authorizer imports this
+module on every cold start, and pydantic would double its import time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gatekey.errors import ConfigurationError
+
+ENV_TABLE = "GATEKEY_TABLE"
+ENV_DYNAMODB_ENDPOINT = "DYNAMODB_ENDPOINT"
+ENV_SECRET = "GATEKEY_SECRET"
+ENV_SECRET_ARN = "GATEKEY_SECRET_ARN"
+ENV_STAGE = "GATEKEY_STAGE"
+ENV_BIND_USER_AGENT = "GATEKEY_BIND_USER_AGENT"
+ENV_SESSION_IDLE_SECONDS = "GATEKEY_SESSION_IDLE_SECONDS"
+ENV_TOUCH_INTERVAL_SECONDS = "GATEKEY_TOUCH_INTERVAL_SECONDS"
+ENV_ACCESS_TOKEN_SECONDS = "GATEKEY_ACCESS_TOKEN_SECONDS"
+ENV_SESSION_MAX_SECONDS = "GATEKEY_SESSION_MAX_SECONDS"
+ENV_AUTHORIZER_CACHE_SECONDS = "GATEKEY_AUTHORIZER_CACHE_SECONDS"
+ENV_LOGIN_MAX_FAILURES = "GATEKEY_LOGIN_MAX_FAILURES"
+ENV_LOGIN_LOCKOUT_SECONDS = "GATEKEY_LOGIN_LOCKOUT_SECONDS"
+
+DEFAULT_TABLE = "gatekey"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a gatekey function reads from its environment (CONTRACT section 5)."""
+
+    table_name: str = DEFAULT_TABLE
+    dynamodb_endpoint: str | None = None
+    secret: str | None = None
+    secret_arn: str | None = None
+    stage: str = "local"
+    bind_user_agent: bool = True
+    session_idle_seconds: int = 2_592_000
+    touch_interval_seconds: int = 3_600
+    access_token_seconds: int = 3_600
+    session_max_seconds: int = 7_776_000
+    authorizer_cache_seconds: int = 60
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 60
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        defaults = cls()
+        settings = cls(
+            table_name=env.get(ENV_TABLE) or DEFAULT_TABLE,
+            dynamodb_endpoint=env.get(ENV_DYNAMODB_ENDPOINT) or None,
+            secret=env.get(ENV_SECRET) or None,
+            secret_arn=env.get(ENV_SECRET_ARN) or None,
+            stage=env.get(ENV_STAGE) or defaults.stage,
+            bind_user_agent=_bool(env, ENV_BIND_USER_AGENT, defaults.bind_user_agent),
+            session_idle_seconds=_seconds(
+                env, ENV_SESSION_IDLE_SECONDS, defaults.session_idle_seconds, minimum=1
+            ),
+            touch_interval_seconds=_seconds(
+                env, ENV_TOUCH_INTERVAL_SECONDS, defaults.touch_interval_seconds, minimum=0
+            ),
+            access_token_seconds=_seconds(
+                env, ENV_ACCESS_TOKEN_SECONDS, defaults.access_token_seconds, minimum=1
+            ),
+            session_max_seconds=_seconds(
+                env, ENV_SESSION_MAX_SECONDS, defaults.session_max_seconds, minimum=1
+            ),
+            authorizer_cache_seconds=_seconds(
+                env, ENV_AUTHORIZER_CACHE_SECONDS, defaults.authorizer_cache_seconds, minimum=0
+            ),
+            login_max_failures=_seconds(
+                env, ENV_LOGIN_MAX_FAILURES, defaults.login_max_failures, minimum=1
+            ),
+            login_lockout_seconds=_seconds(
+                env, ENV_LOGIN_LOCKOUT_SECONDS, defaults.login_lockout_seconds, minimum=1
+            ),
+        )
+        if settings.secret is None and settings.secret_arn is None:
+            raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")
+        return settings
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}")
+
+
+def _seconds(env: dict[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}")
+    return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The container's settings; tests that change the environment call `cache_clear()`."""
+    return Settings.from_environ()

@@ -1,0 +1,327 @@
+"""The DynamoDB store: one table, named operations, errors translated at this boundary.
+
+Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
+
+| item           | pk                | sk            | gsi1pk              | gsi1sk         |
+|----------------|-------------------|---------------|---------------------|----------------|
+| account        | ACCOUNT#<id>      | ACCOUNT       |                     |                |
+| user           | USER#<id>         | USER          | ACCOUNT#<id>#USERS  | USER#<id>      |
+| email claim    | EMAIL#<email>     | ACCOUNT#<id>  |                     |                |
+| session        | SESSION#<id>      | SESSION       | USER#<id>#SESSIONS  | <created>#<id> |
+| login failures | LOGINFAIL#<email> | LOGINFAIL     |                     |                |
+
+DynamoDB's TTL deletes expired items lazily (up to days later), so every read here
+compares the expiry itself and treats an expired item as absent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from gatekey import clock
+from gatekey.errors import EmailTaken, NotFound, ServiceUnavailable
+from gatekey.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+Item = dict[str, Any]
+
+# Errors that mean "the database is not answering well"; everything else is a bug.
+UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ResourceNotFoundException",
+        "UnrecognizedClientException",
+        "LimitExceededException",
+    }
+)
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {k: _serialize(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [_serialize(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def _deserialize(attribute: dict[str, Any]) -> Any:
+    ((kind, value),) = attribute.items()
+    if kind == "S":
+        return value
+    if kind == "N":
+        number = Decimal(value)
+        return int(number) if number == number.to_integral_value() else number
+    if kind == "BOOL":
+        return value
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {k: _deserialize(v) for k, v in value.items()}
+    if kind == "L":
+        return [_deserialize(v) for v in value]
+    raise TypeError(f"unexpected DynamoDB type {kind}")
+
+
+def to_item(values: Item) -> dict[str, dict[str, Any]]:
+    """Python values to DynamoDB's attribute-value map (None values are left out)."""
+    return {k: _serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: dict[str, dict[str, Any]]) -> Item:
+    return {k: _deserialize(v) for k, v in item.items()}
+
+
+def _values(values: Item) -> dict[str, dict[str, Any]]:
+    return {k: _serialize(v) for k, v in values.items()}
+
+
+def is_expired(item: Item, at: int | None = None) -> bool:
+    """An item whose `ttl` has passed is gone, whether or not DynamoDB has deleted it."""
+    ttl = item.get("ttl")
+    return ttl is not None and int(ttl) <= (clock.now() if at is None else at)
+
+
+class Store:
+    """Named operations on the gatekey table."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+        self.calls = 0  # DynamoDB requests made, read by the benchmarks
+
+    # -- low-level helpers -------------------------------------------------------------
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.calls += 1
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in UNAVAILABLE_CODES:
+                raise ServiceUnavailable() from exc
+            raise
+        except BotoCoreError as exc:
+            raise ServiceUnavailable() from exc
+
+    def _get(self, pk: str, sk: str) -> Item | None:
+        response = self._call(
+            "get_item",
+            TableName=self.table,
+            Key={"pk": {"S": pk}, "sk": {"S": sk}},
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        if raw is None:
+            return None
+        item = from_item(raw)
+        return None if is_expired(item) else item
+
+    def _put(self, item: Item, *, must_not_exist: bool = False) -> None:
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
+        if must_not_exist:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        self._call("put_item", **kwargs)
+
+    def _delete(self, pk: str, sk: str) -> None:
+        self._call("delete_item", TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}})
+
+    def _query(self, **kwargs: Any) -> list[Item]:
+        items: list[Item] = []
+        while True:
+            response = self._call("query", TableName=self.table, **kwargs)
+            items.extend(from_item(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return [item for item in items if not is_expired(item)]
+            kwargs["ExclusiveStartKey"] = last
+
+    def _transact(self, actions: list[dict[str, Any]]) -> list[str]:
+        """Runs a transaction; returns the per-item cancellation codes ([] on success)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("transact_write_items", TransactItems=actions)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [reason.get("Code", "None") for reason in reasons]
+            if any(code in UNAVAILABLE_CODES or code == "TransactionConflict" for code in codes):
+                raise ServiceUnavailable() from exc
+            return codes or ["Unknown"]
+        return []
+
+    def _put_action(self, item: Item, *, must_not_exist: bool = True) -> dict[str, Any]:
+        put: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
+        if must_not_exist:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        return {"Put": put}
+
+    # -- accounts and users ------------------------------------------------------------
+
+    def put_account(self, account_id: str, name: str) -> Item:
+        item = {
+            "pk": f"ACCOUNT#{account_id}",
+            "sk": "ACCOUNT",
+            "account_id": account_id,
+            "name": name,
+            "created_at": clock.now(),
+        }
+        self._put(item, must_not_exist=True)
+        return item
+
+    def get_account(self, account_id: str) -> Item | None:
+        return self._get(f"ACCOUNT#{account_id}", "ACCOUNT")
+
+    def create_user(self, user: Item) -> Item:
+        """Writes the user and its email claim in one transaction (email unique per account)."""
+        item = {
+            **user,
+            "pk": f"USER#{user['user_id']}",
+            "sk": "USER",
+            "gsi1pk": f"ACCOUNT#{user['account_id']}#USERS",
+            "gsi1sk": f"USER#{user['user_id']}",
+        }
+        claim = {
+            "pk": f"EMAIL#{user['email']}",
+            "sk": f"ACCOUNT#{user['account_id']}",
+            "user_id": user["user_id"],
+        }
+        account_exists = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": f"ACCOUNT#{user['account_id']}"}, "sk": {"S": "ACCOUNT"}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        codes = self._transact([account_exists, self._put_action(item), self._put_action(claim)])
+        if codes:
+            if codes[0] == "ConditionalCheckFailed":
+                raise NotFound("No such account.", attr="account_id")
+            raise EmailTaken(attr="email")
+        return item
+
+    def get_user(self, user_id: str) -> Item | None:
+        return self._get(f"USER#{user_id}", "USER")
+
+    def find_user_ids_by_email(self, email: str) -> dict[str, str]:
+        """Account id -> user id for every account that has a user with this email."""
+        claims = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"EMAIL#{email}"}},
+            ConsistentRead=True,
+        )
+        return {claim["sk"].removeprefix("ACCOUNT#"): claim["user_id"] for claim in claims}
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def put_session(self, session: Item) -> Item:
+        item = {
+            **session,
+            "pk": f"SESSION#{session['session_id']}",
+            "sk": "SESSION",
+            "gsi1pk": f"USER#{session['user_id']}#SESSIONS",
+            "gsi1sk": f"{session['created_at']:012d}#{session['session_id']}",
+        }
+        self._put(item, must_not_exist=True)
+        return item
+
+    def get_session(self, session_id: str) -> Item | None:
+        session = self._get(f"SESSION#{session_id}", "SESSION")
+        if session is None or session["max_expires_at"] <= clock.now():
+            return None
+        return session
+
+    def delete_session(self, session_id: str) -> None:
+        self._delete(f"SESSION#{session_id}", "SESSION")
+
+    def touch_session(self, session_id: str, *, at: int, ttl: int) -> bool:
+        """Slides a session's idle expiry; never recreates a deleted or expired session."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": {"S": f"SESSION#{session_id}"}, "sk": {"S": "SESSION"}},
+                UpdateExpression="SET last_used_at = :at, #ttl = :ttl",
+                ConditionExpression="attribute_exists(pk) AND #ttl > :at",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=_values({":at": at, ":ttl": ttl}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- login throttling --------------------------------------------------------------
+
+    def get_login_failures(self, email: str) -> Item | None:
+        return self._get(f"LOGINFAIL#{email}", "LOGINFAIL")
+
+    def add_login_failure(self, email: str, *, ttl: int) -> int:
+        """Counts one failed login atomically; returns the count in a row so far."""
+        response = self._call(
+            "update_item",
+            TableName=self.table,
+            Key={"pk": {"S": f"LOGINFAIL#{email}"}, "sk": {"S": "LOGINFAIL"}},
+            UpdateExpression="ADD failures :one SET #ttl = :ttl",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues=_values({":one": 1, ":ttl": ttl}),
+            ReturnValues="ALL_NEW",
+        )
+        return int(from_item(response["Attributes"])["failures"])
+
+    def lock_login(self, email: str, *, until: int) -> None:
+        """Starts a lockout and resets the count, so the next lockout takes 5 new failures."""
+        self._call(
+            "update_item",
+            TableName=self.table,
+            Key={"pk": {"S": f"LOGINFAIL#{email}"}, "sk": {"S": "LOGINFAIL"}},
+            UpdateExpression="SET failures = :zero, locked_until = :until, #ttl = :until",
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues=_values({":zero": 0, ":until": until}),
+        )
+
+    def clear_login_failures(self, email: str) -> None:
+        self._delete(f"LOGINFAIL#{email}", "LOGINFAIL")
+
+
+def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
+    """A client with short timeouts: a slow database must become a 503, not a Lambda timeout."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=1,
+        read_timeout=2,
+        retries={"max_attempts": 2, "mode": "standard"},
+        tcp_keepalive=True,
+    )
+    return boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=config)
+
+
+@lru_cache(maxsize=1)
+def get_store() -> Store:
+    """The container's store, built on first use and reused by every invocation."""
+    settings = get_settings()
+    return Store(create_dynamodb_client(settings), settings.table_name)

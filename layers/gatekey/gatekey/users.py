@@ -1,0 +1,64 @@
+"""Accounts and users: creation (admin CLI, bots) and the public view of a user."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from gatekey import clock
+from gatekey.errors import NotFound
+from gatekey.passwords import hash_password
+from gatekey.store import Item, Store
+
+ADMIN = "admin"
+MEMBER = "member"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_account(store: Store, name: str) -> Item:
+    return store.put_account(str(uuid.uuid4()), name.strip())
+
+
+def create_user(
+    store: Store,
+    *,
+    account_id: str,
+    email: str,
+    password: str | None,
+    admin: bool = False,
+    bot: bool = False,
+) -> Item:
+    """A user of an account; bots have no password and log in only with their token."""
+    return store.create_user(
+        {
+            "user_id": str(uuid.uuid4()),
+            "account_id": account_id,
+            "email": normalize_email(email),
+            "role": ADMIN if admin else MEMBER,
+            "is_bot": bot,
+            "password_hash": hash_password(password) if password else None,
+            "created_at": clock.now(),
+        }
+    )
+
+
+def get_user(store: Store, user_id: str) -> Item:
+    user = store.get_user(user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def public_user(user: Item) -> dict[str, Any]:
+    """What a client may see of a user: never the password hash."""
+    return {
+        "id": user["user_id"],
+        "email": user["email"],
+        "account_id": user["account_id"],
+        "role": user["role"],
+        "is_bot": bool(user.get("is_bot", False)),
+        "created_at": clock.iso(user["created_at"]),
+    }

@@ -1,0 +1,151 @@
+"""The `gatekey` admin CLI: accounts, users and the local runtime.
+
+Each command prints one JSON object on stdout, or a clear message on stderr and a
+non-zero exit status. It uses the local run's table and endpoint by default
+(DynamoDB Local on 127.0.0.1:$GATEKEY_DYNAMODB_PORT); `--aws` uses AWS itself with
+the usual credentials, and DYNAMODB_ENDPOINT names any other endpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gatekey import users
+from gatekey.errors import GatekeyError, ServiceUnavailable
+from gatekey.settings import DEFAULT_TABLE, Settings
+from gatekey.store import Store, create_dynamodb_client
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_REGION = "us-east-1"
+
+
+class CliError(Exception):
+    """A message for the operator; the CLI prints it and exits 1."""
+
+
+def _local_dynamodb_port() -> int:
+    return int(os.environ.get("GATEKEY_DYNAMODB_PORT", "8000"))
+
+
+def _store(args: argparse.Namespace) -> Store:
+    endpoint = None if args.aws else os.environ.get("DYNAMODB_ENDPOINT")
+    if not args.aws and endpoint is None:
+        endpoint = f"http://127.0.0.1:{_local_dynamodb_port()}"
+    if endpoint is not None:
+        use_local_credentials()
+    settings = Settings(
+        table_name=os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE, dynamodb_endpoint=endpoint
+    )
+    return Store(create_dynamodb_client(settings), settings.table_name)
+
+
+def use_local_credentials() -> None:
+    """DynamoDB Local accepts any credentials, but boto3 insists on having some."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        os.environ["AWS_ACCESS_KEY_ID"] = "local"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def _read_password() -> str:
+    password = os.environ.get("GATEKEY_PASSWORD")
+    if password is None:
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline()
+        password = password.rstrip("\r\n")
+    if not password:
+        raise CliError("a password is required (stdin or GATEKEY_PASSWORD)")
+    return password
+
+
+def account_create(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.name.strip():
+        raise CliError("the account name must not be empty")
+    account = users.create_account(_store(args), args.name)
+    return {"account_id": account["account_id"]}
+
+
+def user_create(args: argparse.Namespace) -> dict[str, Any]:
+    email = users.normalize_email(args.email)
+    if "@" not in email or len(email) > 320:
+        raise CliError(f"not an email address: {args.email!r}")
+    password = None if args.bot else _read_password()
+    user = users.create_user(
+        _store(args),
+        account_id=args.account,
+        email=email,
+        password=password,
+        admin=args.admin,
+        bot=args.bot,
+    )
+    return {"user_id": user["user_id"]}
+
+
+def local(args: argparse.Namespace) -> dict[str, Any]:
+    from gatekey_local.runtime import run_local
+
+    run_local(
+        Path(args.template),
+        port=int(os.environ.get("GATEKEY_PORT", "3000")),
+        dynamodb_port=_local_dynamodb_port(),
+        table=os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE,
+        endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
+        data_dir=REPO_ROOT / ".local",
+    )
+    return {"stopped": True}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gatekey", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--aws", action="store_true", help="use AWS DynamoDB (usual credentials, GATEKEY_TABLE)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    account = commands.add_parser("account", help="manage accounts")
+    account_commands = account.add_subparsers(dest="action", required=True)
+    create_account = account_commands.add_parser("create", help="create an account")
+    create_account.add_argument("name")
+    create_account.set_defaults(run=account_create)
+
+    user = commands.add_parser("user", help="manage users")
+    user_commands = user.add_subparsers(dest="action", required=True)
+    create_user = user_commands.add_parser(
+        "create", help="create a user (password from stdin or GATEKEY_PASSWORD)"
+    )
+    create_user.add_argument("--account", required=True, help="account id")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--admin", action="store_true", help="account administrator")
+    create_user.add_argument("--bot", action="store_true", help="a bot user (no password)")
+    create_user.set_defaults(run=user_create)
+
+    serve = commands.add_parser("local", help="run DynamoDB Local and the local API")
+    serve.add_argument("--template", default=str(REPO_ROOT / "template.yaml"))
+    serve.set_defaults(run=local)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except CliError as exc:
+        print(f"gatekey: error: {exc}", file=sys.stderr)
+        return 1
+    except ServiceUnavailable:
+        print("gatekey: error: DynamoDB is unreachable (is `make run` up?)", file=sys.stderr)
+        return 1
+    except GatekeyError as exc:
+        print(f"gatekey: error: {exc.code}: {exc.detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
