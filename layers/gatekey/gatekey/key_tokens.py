@@ -1,0 +1,101 @@
+"""API key tokens and client-JWT secrets, derived from the keyring (never stored).
+
+An API key token is `gk_` + 54 base62 characters of payload + 6 of CRC-32:
+
+    payload = key id (16 bytes) | version (4 bytes) | HMAC-SHA256(server key, id|version)[:20]
+
+The CRC catches typos and lets secret scanners recognise a token offline; the HMAC
+tag means a forged token fails before any database read. Because the token is a
+function of the server key, the key id and its version, the owner can read it again
+while a dump of the table (ids and versions only) lets nobody authenticate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import uuid
+import zlib
+from dataclasses import dataclass
+
+from gatekey.errors import InvalidToken
+from gatekey.keyring import Keyring
+
+PREFIX = "gk_"
+SECRET_PREFIX = "gks_"
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+PAYLOAD_CHARS = 54
+CHECKSUM_CHARS = 6
+TAG_BYTES = 20
+TOKEN_PATTERN = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{PAYLOAD_CHARS + CHECKSUM_CHARS}}}$")
+TOKEN_PURPOSE = "api-key-token"
+SECRET_PURPOSE = "client-jwt-secret"
+
+
+@dataclass(frozen=True)
+class KeyTokenClaims:
+    """What a well-formed, authentic token says; the database decides if it is still live."""
+
+    key_id: str
+    version: int
+    secret_kid: str
+
+
+def _base62(data: bytes, width: int) -> str:
+    number = int.from_bytes(data, "big")
+    chars = []
+    while number:
+        number, digit = divmod(number, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(reversed(chars)).rjust(width, ALPHABET[0])
+
+
+def _from_base62(text: str, size: int) -> bytes:
+    number = 0
+    for char in text:
+        number = number * 62 + ALPHABET.index(char)
+    return number.to_bytes(size, "big")
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode()).to_bytes(4, "big"), CHECKSUM_CHARS)
+
+
+def _tag(keyring: Keyring, purpose: str, secret_kid: str, key_id: str, version: int) -> bytes:
+    material = uuid.UUID(key_id).bytes + version.to_bytes(4, "big")
+    return hmac.new(keyring.derive(purpose, secret_kid), material, hashlib.sha256).digest()
+
+
+def make_token(keyring: Keyring, *, key_id: str, version: int, secret_kid: str) -> str:
+    tag = _tag(keyring, TOKEN_PURPOSE, secret_kid, key_id, version)[:TAG_BYTES]
+    payload = uuid.UUID(key_id).bytes + version.to_bytes(4, "big") + tag
+    body = PREFIX + _base62(payload, PAYLOAD_CHARS)
+    return body + _checksum(body)
+
+
+def parse_token(keyring: Keyring, token: str) -> KeyTokenClaims:
+    """Checks shape, checksum and HMAC tag; raises InvalidToken without touching the store."""
+    if not TOKEN_PATTERN.match(token):
+        raise InvalidToken()
+    body, checksum = token[:-CHECKSUM_CHARS], token[-CHECKSUM_CHARS:]
+    if not hmac.compare_digest(_checksum(body), checksum):
+        raise InvalidToken()
+    try:
+        payload = _from_base62(body[len(PREFIX) :], 16 + 4 + TAG_BYTES)
+    except OverflowError:
+        raise InvalidToken() from None
+    key_id = str(uuid.UUID(bytes=payload[:16]))
+    version = int.from_bytes(payload[16:20], "big")
+    tag = payload[20:]
+    for secret_kid in keyring.keys:
+        expected = _tag(keyring, TOKEN_PURPOSE, secret_kid, key_id, version)[:TAG_BYTES]
+        if hmac.compare_digest(expected, tag):
+            return KeyTokenClaims(key_id=key_id, version=version, secret_kid=secret_kid)
+    raise InvalidToken()
+
+
+def make_client_secret(keyring: Keyring, *, key_id: str, version: int, secret_kid: str) -> str:
+    """The HS256 secret a client signs its JWTs with, for one version of a `jwt` key."""
+    tag = _tag(keyring, SECRET_PURPOSE, secret_kid, key_id, version)
+    return SECRET_PREFIX + _base62(tag, 43)
