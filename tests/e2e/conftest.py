@@ -1,0 +1,71 @@
+import pytest
+import requests
+
+from tests.helpers import USER_AGENT, TestUser, make_user, reset_gatekey_caches
+
+
+class Client:
+    """A requests session against the local API that always sends the test User-Agent."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method: str, path: str, *, token: str | None = None, **kwargs):
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if token is not None:
+            headers.setdefault("Authorization", f"Bearer {token}")
+        return self.session.request(
+            method, self.base_url + path, headers=headers, timeout=30, **kwargs
+        )
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+    def login(self, user: TestUser) -> dict:
+        response = self.post("/auth/login", json={"email": user.email, "password": user.password})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+@pytest.fixture
+def api(local_api, gatekey_env):
+    reset_gatekey_caches()
+    client = Client(local_api)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def user(api) -> TestUser:
+    return make_user()
+
+
+@pytest.fixture
+def admin(api) -> TestUser:
+    return make_user(admin=True)
+
+
+@pytest.fixture
+def token(api, user) -> str:
+    return api.login(user)["access_token"]
+
+
+def error_code(response) -> str:
+    body = response.json()
+    assert set(body) == {"type", "errors"}, body
+    assert all(set(entry) == {"code", "detail", "attr", "extra"} for entry in body["errors"])
+    return body["errors"][0]["code"]

@@ -1,0 +1,38 @@
+"""Test helpers shared by the integration and end-to-end suites."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from gatekey import keyring, settings, store, users
+
+PASSWORD = "correct horse battery staple"
+USER_AGENT = "gatekey-tests/1.0"
+
+
+def reset_gatekey_caches() -> None:
+    """Forget the container-level caches so a changed environment takes effect."""
+    settings.get_settings.cache_clear()
+    store.get_store.cache_clear()
+    keyring._source = None
+
+
+@dataclass(frozen=True)
+class TestUser:
+    user_id: str
+    account_id: str
+    email: str
+    password: str
+
+
+def make_user(
+    *, account_id: str | None = None, admin: bool = False, email: str | None = None
+) -> TestUser:
+    """A fresh account (unless given) and a user with a known password, in the test table."""
+    db = store.get_store()
+    if account_id is None:
+        account_id = users.create_account(db, "Test Co")["account_id"]
+    email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
+    user = users.create_user(db, account_id=account_id, email=email, password=PASSWORD, admin=admin)
+    return TestUser(user["user_id"], account_id, email, PASSWORD)

@@ -1,0 +1,98 @@
+import time
+
+import pytest
+
+from gatekey.authorization import get_authorizer
+from gatekey.errors import InvalidToken, NotAuthenticated
+from gatekey.principal import SESSION
+from gatekey.sessions import get_session_service
+from tests.helpers import PASSWORD, USER_AGENT
+
+
+def login(user, user_agent=USER_AGENT):
+    return get_session_service().login(user.email, PASSWORD, None, user_agent)
+
+
+def test_access_token_authorizes_with_one_read(store, user):
+    tokens = login(user)
+    authorizer = get_authorizer()
+    before = store.calls
+    principal = authorizer.authorize(f"Bearer {tokens['access_token']}", USER_AGENT)
+    assert store.calls - before == 1
+    assert principal.user_id == user.user_id
+    assert principal.account_id == user.account_id
+    assert principal.token_type == SESSION
+    assert principal.email == user.email
+
+
+def test_bare_token_without_scheme_works(store, user):
+    tokens = login(user)
+    assert get_authorizer().authorize(tokens["access_token"], USER_AGENT).user_id == user.user_id
+
+
+def test_refresh_token_is_not_accepted_as_access(store, user):
+    tokens = login(user)
+    with pytest.raises(InvalidToken):
+        get_authorizer().authorize(f"Bearer {tokens['refresh_token']}", USER_AGENT)
+
+
+def test_refresh_token_yields_the_same_session(store, user):
+    tokens = login(user)
+    session = get_authorizer().authorize_refresh(f"Bearer {tokens['refresh_token']}", USER_AGENT)
+    assert session["user_id"] == user.user_id
+
+
+def test_missing_header_is_not_authenticated_without_reads(store):
+    before = store.calls
+    with pytest.raises(NotAuthenticated):
+        get_authorizer().authorize(None, USER_AGENT)
+    assert store.calls == before
+
+
+def test_garbage_token_costs_no_read(store):
+    before = store.calls
+    with pytest.raises(InvalidToken):
+        get_authorizer().authorize("Bearer not-a-token", USER_AGENT)
+    assert store.calls == before
+
+
+def test_other_user_agent_destroys_session(store, user):
+    tokens = login(user)
+    authorizer = get_authorizer()
+    with pytest.raises(InvalidToken):
+        authorizer.authorize(tokens["access_token"], "curl/8.0")
+    with pytest.raises(InvalidToken):
+        authorizer.authorize(tokens["access_token"], USER_AGENT)
+    with pytest.raises(InvalidToken):
+        authorizer.authorize_refresh(tokens["refresh_token"], USER_AGENT)
+
+
+def test_user_agent_binding_can_be_turned_off(configure, user):
+    configure(GATEKEY_BIND_USER_AGENT="false")
+    tokens = login(user)
+    assert get_authorizer().authorize(tokens["access_token"], "curl/8.0").user_id == user.user_id
+
+
+@pytest.mark.slow
+def test_idle_session_expires_and_use_slides_it(configure, user):
+    configure(GATEKEY_SESSION_IDLE_SECONDS="3", GATEKEY_TOUCH_INTERVAL_SECONDS="0")
+    kept, idle = login(user), login(user)
+    authorizer = get_authorizer()
+    for _ in range(3):
+        time.sleep(1.1)
+        authorizer.authorize(kept["access_token"], USER_AGENT)
+    time.sleep(0.5)
+    with pytest.raises(InvalidToken):
+        authorizer.authorize(idle["access_token"], USER_AGENT)
+    assert authorizer.authorize(kept["access_token"], USER_AGENT).user_id == user.user_id
+
+
+def test_touch_is_throttled_to_the_interval(configure, user):
+    configure(GATEKEY_TOUCH_INTERVAL_SECONDS="3600")
+    tokens = login(user)
+    authorizer = get_authorizer()
+    authorizer.authorize(tokens["access_token"], USER_AGENT)
+    before = authorizer.store.calls
+    for _ in range(3):
+        authorizer.authorize(tokens["access_token"], USER_AGENT)
+    assert authorizer.store.calls - before == 3
