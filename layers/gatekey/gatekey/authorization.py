@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import uuid
@@ -75,6 +76,26 @@ def session_kid(token: str, keyring: Keyring) -> str:
     return kid
 
 
+def read_jwt_claims_unverified(token: str) -> dict[str, Any]:
+    """The payload before verification; used only to find a revocation, never trusted."""
+    encoded = token.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidToken() from None
+    if not isinstance(claims, dict):
+        raise InvalidToken()
+    return claims
+
+
+def client_jwt_revocation_id(key_id: str, token: str) -> str:
+    """A client JWT is revoked by its `jti`, or by its digest when it has none."""
+    jti = read_jwt_claims_unverified(token).get("jti")
+    if isinstance(jti, str) and jti:
+        return f"jwt:{key_id}:{jti}"
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
 class Authorizer:
     """Checks credentials against one store, keyring and settings."""
 
@@ -85,24 +106,39 @@ class Authorizer:
 
     def authorize(self, authorization: str | None, user_agent: str | None) -> Principal:
         """The principal behind an Authorization header, or NotAuthenticated/InvalidToken."""
-        token = extract_token(authorization)
-        if token.startswith(key_tokens.PREFIX):
-            return self._authorize_api_key(token)
-        kid = jwt_kid(token)
-        if kid in self.keyring.keys:
-            return self._authorize_session(token, kid, user_agent)
-        return self._authorize_client_jwt(token, kid)
+        return self._check(extract_token(authorization), user_agent, enforce=True)
 
-    def authorize_refresh(self, authorization: str | None, user_agent: str | None) -> Item:
+    def identify(self, token: str) -> Principal:
+        """Whose token this is, for revocation: no User-Agent binding, no last-used write."""
+        return self._check(token, None, enforce=False)
+
+    def authorize_refresh(
+        self, authorization: str | None, user_agent: str | None, *, enforce: bool = True
+    ) -> Item:
         """The live session behind a refresh token."""
         token = extract_token(authorization)
         kid = session_kid(token, self.keyring)
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.REFRESH)
-        return self._live_session(claims, user_agent)
+        session = self.store.get_session(claims.session_id)
+        return self._checked_session(session, claims, user_agent, enforce=enforce)
 
-    def _authorize_session(self, token: str, kid: str, user_agent: str | None) -> Principal:
+    def _check(self, token: str, user_agent: str | None, *, enforce: bool) -> Principal:
+        if token.startswith(key_tokens.PREFIX):
+            return self._authorize_api_key(token, enforce=enforce)
+        kid = jwt_kid(token)
+        if kid in self.keyring.keys:
+            return self._authorize_session(token, kid, user_agent, enforce=enforce)
+        return self._authorize_client_jwt(token, kid, enforce=enforce)
+
+    def _authorize_session(
+        self, token: str, kid: str, user_agent: str | None, *, enforce: bool
+    ) -> Principal:
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.ACCESS)
-        session = self._live_session(claims, user_agent)
+        revocation_id = f"access:{claims.token_id}"
+        session, revoked = self.store.get_session_and_revocation(claims.session_id, revocation_id)
+        if revoked:
+            raise InvalidToken()
+        session = self._checked_session(session, claims, user_agent, enforce=enforce)
         return Principal(
             user_id=session["user_id"],
             account_id=session["account_id"],
@@ -112,47 +148,82 @@ class Authorizer:
             token_type=SESSION,
             token_expires_at=claims.expires_at,
             session_id=session["session_id"],
-            token_id=claims.token_id,
+            token_id=revocation_id,
         )
 
-    def _authorize_api_key(self, token: str) -> Principal:
+    def _checked_session(
+        self,
+        session: Item | None,
+        claims: session_tokens.SessionClaims,
+        user_agent: str | None,
+        *,
+        enforce: bool,
+    ) -> Item:
+        """Enforces the session's owner, User-Agent binding and (by touching) idle expiry."""
+        if session is None or session["user_id"] != claims.user_id:
+            raise InvalidToken()
+        if not enforce:
+            return session
+        if self.settings.bind_user_agent and not hmac.compare_digest(
+            session.get("user_agent", "").encode(), (user_agent or "").encode()
+        ):
+            # A token replayed from another client: end the session for everyone.
+            self.store.delete_session(claims.session_id)
+            raise InvalidToken()
+        self._touch_session(session)
+        return session
+
+    def _touch_session(self, session: Item) -> None:
+        now = clock.now()
+        if now - int(session["last_used_at"]) < self.settings.touch_interval_seconds:
+            return
+        ttl = min(now + self.settings.session_idle_seconds, int(session["max_expires_at"]))
+        if not self.store.touch_session(session["session_id"], at=now, ttl=ttl):
+            raise InvalidToken()
+
+    def _authorize_api_key(self, token: str, *, enforce: bool) -> Principal:
         claims = key_tokens.parse_token(self.keyring, token)
-        key = self._live_key(claims.key_id, "token")
+        key = self._live_key(self.store.get_key(claims.key_id), "token")
         if (claims.version, claims.secret_kid) not in self._valid_versions(key):
             raise InvalidToken()
-        self._touch_key(key)
+        if enforce:
+            self._touch_key(key)
         return self._key_principal(key, API_KEY, key.get("expires_at"), key["key_id"])
 
-    def _authorize_client_jwt(self, token: str, kid: str) -> Principal:
+    def _authorize_client_jwt(self, token: str, kid: str, *, enforce: bool) -> Principal:
         """A JWT the client signed (HS256 only) with the secret of one of its `jwt` keys."""
         try:
             key_id = str(uuid.UUID(kid))
         except ValueError:
             raise InvalidToken() from None
-        key = self._live_key(key_id, "jwt")
+        revocation_id = client_jwt_revocation_id(key_id, token)
+        found, revoked = self.store.get_key_and_revocation(key_id, revocation_id)
+        key = self._live_key(found, "jwt")
+        if revoked:
+            raise InvalidToken()
+        claims = self._verify_client_jwt(token, key)
+        if enforce:
+            self._touch_key(key)
+        return self._key_principal(key, CLIENT_JWT, int(claims["exp"]), revocation_id)
+
+    def _verify_client_jwt(self, token: str, key: Item) -> dict[str, Any]:
         for version, secret_kid in self._valid_versions(key):
             secret = key_tokens.make_client_secret(
-                self.keyring, key_id=key_id, version=version, secret_kid=secret_kid
+                self.keyring, key_id=key["key_id"], version=version, secret_kid=secret_kid
             )
             try:
-                claims = jwt.decode(
+                claims: dict[str, Any] = jwt.decode(
                     token, secret, algorithms=["HS256"], options={"require": ["exp"]}
                 )
             except jwt.InvalidSignatureError:
                 continue
             except jwt.PyJWTError:
                 raise InvalidToken() from None
-            break
-        else:
-            raise InvalidToken()
-        self._touch_key(key)
-        token_id = claims.get("jti")
-        return self._key_principal(
-            key, CLIENT_JWT, int(claims["exp"]), str(token_id) if token_id else None
-        )
+            return claims
+        raise InvalidToken()
 
-    def _live_key(self, key_id: str, key_type: str) -> Item:
-        key = self.store.get_key(key_id)
+    @staticmethod
+    def _live_key(key: Item | None, key_type: str) -> Item:
         if key is None or key["type"] != key_type:
             raise InvalidToken()
         expires_at = key.get("expires_at")
@@ -189,28 +260,6 @@ class Authorizer:
             key_handle=key["handle"],
             token_id=token_id,
         )
-
-    def _live_session(self, claims: session_tokens.SessionClaims, user_agent: str | None) -> Item:
-        """The session named by verified claims, enforcing User-Agent binding and idle expiry."""
-        session = self.store.get_session(claims.session_id)
-        if session is None or session["user_id"] != claims.user_id:
-            raise InvalidToken()
-        if self.settings.bind_user_agent and not hmac.compare_digest(
-            session.get("user_agent", "").encode(), (user_agent or "").encode()
-        ):
-            # A token replayed from another client: end the session for everyone.
-            self.store.delete_session(claims.session_id)
-            raise InvalidToken()
-        self._touch(session)
-        return session
-
-    def _touch(self, session: Item) -> None:
-        now = clock.now()
-        if now - int(session["last_used_at"]) < self.settings.touch_interval_seconds:
-            return
-        ttl = min(now + self.settings.session_idle_seconds, int(session["max_expires_at"]))
-        if not self.store.touch_session(session["session_id"], at=now, ttl=ttl):
-            raise InvalidToken()
 
 
 def get_authorizer() -> Authorizer:

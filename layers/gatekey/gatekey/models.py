@@ -53,3 +53,10 @@ class CreateBotRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
+
+
+class RevokeRequest(BaseModel):
+    """RFC 7009 body; `token_type_hint` is accepted and ignored, as the RFC allows."""
+
+    token: str = Field(min_length=1, max_length=4096)
+    token_type_hint: str | None = Field(default=None, max_length=64)

@@ -11,6 +11,7 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | login failures | LOGINFAIL#<email> | LOGINFAIL     |                     |                |
 | API key        | APIKEY#<key id>   | KEY           |                     |                |
 | key handle     | USER#<id>         | KEY#<handle>  |                     |                |
+| revocation     | REVOKED#<token>   | REVOKED       |                     |                |
 
 DynamoDB's TTL deletes expired items lazily (up to days later), so every read here
 compares the expiry itself and treats an expired item as absent.
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 Item = dict[str, Any]
+BATCH_GET_LIMIT = 100
+BATCH_GET_ROUNDS = 5
 
 # Errors that mean "the database is not answering well"; everything else is a bug.
 UNAVAILABLE_CODES = frozenset(
@@ -154,6 +157,23 @@ class Store:
             if not last:
                 return [item for item in items if not is_expired(item)]
             kwargs["ExclusiveStartKey"] = last
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[Item]:
+        """Strongly consistent BatchGetItem of any number of keys; expired items left out."""
+        items: list[Item] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
+            }
+            for _ in range(BATCH_GET_ROUNDS):
+                response = self._call("batch_get_item", RequestItems=request)
+                items.extend(from_item(raw) for raw in response["Responses"].get(self.table, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise ServiceUnavailable()
+        return [item for item in items if not is_expired(item)]
 
     def _transact(self, actions: list[dict[str, Any]]) -> list[str]:
         """Runs a transaction; returns the per-item cancellation codes ([] on success)."""
@@ -289,9 +309,24 @@ class Store:
 
     def get_session(self, session_id: str) -> Item | None:
         session = self._get(f"SESSION#{session_id}", "SESSION")
-        if session is None or session["max_expires_at"] <= clock.now():
-            return None
-        return session
+        return _live_session(session)
+
+    def get_session_and_revocation(
+        self, session_id: str, revocation_id: str
+    ) -> tuple[Item | None, bool]:
+        """The session and whether this one token was revoked, in a single request."""
+        session, revoked = self._get_with_revocation(
+            f"SESSION#{session_id}", "SESSION", revocation_id
+        )
+        return _live_session(session), revoked
+
+    def list_sessions(self, user_id: str) -> list[Item]:
+        sessions = self._query(
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}#SESSIONS"}},
+        )
+        return [session for session in map(_live_session, sessions) if session is not None]
 
     def delete_session(self, session_id: str) -> None:
         self._delete(f"SESSION#{session_id}", "SESSION")
@@ -343,6 +378,10 @@ class Store:
     def get_key(self, key_id: str) -> Item | None:
         return self._get(f"APIKEY#{key_id}", "KEY")
 
+    def get_key_and_revocation(self, key_id: str, revocation_id: str) -> tuple[Item | None, bool]:
+        """The key and whether this one token (a client JWT) was revoked, in a single request."""
+        return self._get_with_revocation(f"APIKEY#{key_id}", "KEY", revocation_id)
+
     def get_key_by_handle(self, user_id: str, handle: str) -> Item | None:
         claim = self._get(f"USER#{user_id}", f"KEY#{handle}")
         if claim is None:
@@ -356,22 +395,9 @@ class Store:
             ExpressionAttributeValues={":pk": {"S": f"USER#{user_id}"}, ":prefix": {"S": "KEY#"}},
             ConsistentRead=True,
         )
-        keys: list[Item] = []
-        ids = [claim["key_id"] for claim in claims]
-        for start in range(0, len(ids), 100):
-            request = {
-                self.table: {
-                    "Keys": [
-                        {"pk": {"S": f"APIKEY#{key_id}"}, "sk": {"S": "KEY"}}
-                        for key_id in ids[start : start + 100]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = self._call("batch_get_item", RequestItems=request)
-                keys.extend(from_item(raw) for raw in response["Responses"].get(self.table, []))
-                request = response.get("UnprocessedKeys") or {}
+        keys = self._batch_get(
+            [{"pk": {"S": f"APIKEY#{claim['key_id']}"}, "sk": {"S": "KEY"}} for claim in claims]
+        )
         return sorted(keys, key=lambda key: (key["created_at"], key["handle"]))
 
     def update_key(self, key: Item, changes: Item, *, expected_version: int | None = None) -> Item:
@@ -422,6 +448,32 @@ class Store:
         if self._transact(self._key_delete_actions(key)):
             raise NotFound()
 
+    # -- revocations of stateless tokens ------------------------------------------------
+
+    def revoke_token(self, revocation_id: str, *, user_id: str, expires_at: int) -> None:
+        """Blocks one token until it would have expired anyway; TTL then removes the item."""
+        self._put(
+            {
+                "pk": f"REVOKED#{revocation_id}",
+                "sk": "REVOKED",
+                "user_id": user_id,
+                "revoked_at": clock.now(),
+                "ttl": expires_at,
+            }
+        )
+
+    def _get_with_revocation(
+        self, pk: str, sk: str, revocation_id: str
+    ) -> tuple[Item | None, bool]:
+        keys = [
+            {"pk": {"S": pk}, "sk": {"S": sk}},
+            {"pk": {"S": f"REVOKED#{revocation_id}"}, "sk": {"S": "REVOKED"}},
+        ]
+        found = self._batch_get(keys)
+        item = next((entry for entry in found if entry["pk"] == pk), None)
+        revoked = any(entry["pk"].startswith("REVOKED#") for entry in found)
+        return item, revoked
+
     # -- login throttling --------------------------------------------------------------
 
     def get_login_failures(self, email: str) -> Item | None:
@@ -453,6 +505,13 @@ class Store:
 
     def clear_login_failures(self, email: str) -> None:
         self._delete(f"LOGINFAIL#{email}", "LOGINFAIL")
+
+
+def _live_session(session: Item | None) -> Item | None:
+    """A session past its absolute lifetime is gone, whatever its idle expiry says."""
+    if session is None or int(session["max_expires_at"]) <= clock.now():
+        return None
+    return session
 
 
 def create_dynamodb_client(settings: Settings) -> DynamoDBClient:

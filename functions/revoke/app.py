@@ -1,0 +1,51 @@
+"""Ending credentials: logout, revoke, and the caller's sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
+from gatekey.models import RevokeRequest
+from gatekey.revocation import get_revocation_service
+
+logger = Logger()
+app = create_app()
+
+
+@app.get("/auth/logout")
+@app.post("/auth/logout")
+def logout() -> Response[str]:
+    return json_response(200, get_revocation_service().logout(current_principal(app)))
+
+
+@app.get("/auth/revoke")
+def revoke_presented_token() -> Response[str]:
+    get_revocation_service().revoke(current_principal(app))
+    return empty_response(200)
+
+
+@app.post("/auth/revoke")
+def revoke_given_token() -> Response[str]:
+    body = parse_body(app, RevokeRequest, allow_form=True)
+    get_revocation_service().revoke_given(current_principal(app), body.token)
+    return empty_response(200)
+
+
+@app.get("/user/sessions")
+def list_sessions() -> Response[str]:
+    return json_response(200, get_revocation_service().list_sessions(current_principal(app)))
+
+
+@app.delete("/user/sessions/<session_id>")
+def end_session(session_id: str) -> Response[str]:
+    get_revocation_service().end_session(current_principal(app), session_id)
+    return empty_response(204)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

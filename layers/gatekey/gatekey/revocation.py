@@ -1,0 +1,92 @@
+"""Ending credentials: logout, revocation (RFC 7009) and the caller's session list.
+
+Stateful credentials are deleted (sessions, API keys); stateless ones (access tokens,
+client JWTs) get a revocation item that lives exactly as long as the token would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatekey import clock
+from gatekey.authorization import Authorizer
+from gatekey.errors import BadRequest, GatekeyError, NotFound
+from gatekey.principal import API_KEY, SESSION, Principal
+from gatekey.store import Store
+
+
+class RevocationService:
+    def __init__(self, store: Store, authorizer: Authorizer) -> None:
+        self.store = store
+        self.authorizer = authorizer
+
+    def logout(self, principal: Principal) -> dict[str, Any]:
+        """Ends the session behind a session token: its access and refresh tokens both die."""
+        if principal.token_type != SESSION or principal.session_id is None:
+            raise BadRequest("Logout needs a session token; revoke other tokens at /auth/revoke.")
+        self.store.delete_session(principal.session_id)
+        return {"logout": True}
+
+    def revoke(self, principal: Principal) -> None:
+        """Revokes the credential the caller presented, whatever its kind."""
+        if principal.token_type == API_KEY:
+            key = self.store.get_key(str(principal.token_id))
+            if key is not None:
+                self.store.delete_key(key)
+            return
+        if principal.token_id is None or principal.token_expires_at is None:
+            raise BadRequest("This token cannot be revoked; delete its key instead.")
+        self.store.revoke_token(
+            principal.token_id,
+            user_id=principal.user_id,
+            expires_at=max(principal.token_expires_at, clock.now() + 1),
+        )
+
+    def revoke_given(self, caller: Principal, token: str) -> None:
+        """RFC 7009: revokes `token` if it is the caller's; unknown tokens are not an error."""
+        try:
+            owner = self.authorizer.identify(token)
+        except GatekeyError:
+            self._revoke_refresh_token(caller, token)
+            return
+        if owner.user_id == caller.user_id:
+            self.revoke(owner)
+
+    def _revoke_refresh_token(self, caller: Principal, token: str) -> None:
+        try:
+            session = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
+        except GatekeyError:
+            return
+        if session["user_id"] == caller.user_id:
+            self.store.delete_session(session["session_id"])
+
+    def list_sessions(self, principal: Principal) -> dict[str, Any]:
+        sessions = sorted(
+            self.store.list_sessions(principal.user_id), key=lambda s: s["created_at"]
+        )
+        return {
+            "sessions": [
+                {
+                    "id": session["session_id"],
+                    "user_agent": session.get("user_agent", ""),
+                    "created_at": clock.iso(session["created_at"]),
+                    "last_used_at": clock.iso(session["last_used_at"]),
+                    "expires_at": clock.iso(session["ttl"]),
+                    "current": session["session_id"] == principal.session_id,
+                }
+                for session in sessions
+            ]
+        }
+
+    def end_session(self, principal: Principal, session_id: str) -> None:
+        session = self.store.get_session(session_id)
+        if session is None or session["user_id"] != principal.user_id:
+            raise NotFound()
+        self.store.delete_session(session_id)
+
+
+def get_revocation_service() -> RevocationService:
+    from gatekey.authorization import get_authorizer
+
+    authorizer = get_authorizer()
+    return RevocationService(authorizer.store, authorizer)
