@@ -42,7 +42,10 @@ def get_key(handle: str) -> Response[str]:
 @app.patch("/user/keys/<handle>")
 def rename_key(handle: str) -> Response[str]:
     body = parse_body(app, UpdateKeyRequest)
-    return json_response(200, get_key_service().rename(current_principal(app), handle, body.alias))
+    service, principal = get_key_service(), current_principal(app)
+    if "alias" not in body.model_fields_set:
+        return json_response(200, service.get(principal, handle, with_secret=False))
+    return json_response(200, service.rename(principal, handle, body.alias))
 
 
 @app.delete("/user/keys/<handle>")

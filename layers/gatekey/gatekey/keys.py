@@ -134,8 +134,8 @@ class KeyService:
     def list(self, owner: Principal) -> dict[str, Any]:
         return {"keys": [key_view(key) for key in self.store.list_keys(owner.user_id)]}
 
-    def get(self, owner: Principal, handle: str) -> dict[str, Any]:
-        return key_view(self._owned(owner, handle), self.keyring)
+    def get(self, owner: Principal, handle: str, *, with_secret: bool = True) -> dict[str, Any]:
+        return key_view(self._owned(owner, handle), self.keyring if with_secret else None)
 
     def rename(self, owner: Principal, handle: str, alias: str | None) -> dict[str, Any]:
         key = self.store.update_key(self._owned(owner, handle), {"alias": alias})

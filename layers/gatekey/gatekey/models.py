@@ -34,7 +34,7 @@ class CreateKeyRequest(BaseModel):
 class UpdateKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    alias: str | None = Field(max_length=128)
+    alias: str | None = Field(default=None, max_length=128)
     expires_at: object = Field(default=None, description="refused: fixed at creation")
 
     @field_validator("expires_at")

@@ -56,7 +56,7 @@ def public_user(user: Item) -> dict[str, Any]:
     """What a client may see of a user: never the password hash."""
     return {
         "id": user["user_id"],
-        "email": user["email"],
+        "email": user.get("email"),
         "account_id": user["account_id"],
         "role": user["role"],
         "is_bot": bool(user.get("is_bot", False)),
