@@ -2,7 +2,8 @@
 
 Fails closed: a bad credential gets a Deny (401 through the ACCESS_DENIED gateway
 response); a database outage or any other failure raises, which API Gateway answers
-with AUTHORIZER_FAILURE (503). The event and the Authorization header are never logged.
+with AUTHORIZER_CONFIGURATION_ERROR or AUTHORIZER_FAILURE (both mapped to 503).
+The event and the Authorization header are never logged.
 """
 
 from __future__ import annotations

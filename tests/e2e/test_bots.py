@@ -34,7 +34,7 @@ def test_list_delete_and_regenerate(api, admin):
     first = api.post("/account/bots", token=token, json={"name": "one"}).json()
     second = api.post("/account/bots", token=token, json={"name": "two"}).json()
     listed = api.get("/account/bots", token=token).json()["bots"]
-    assert [bot["id"] for bot in listed] == [first["bot"]["id"], second["bot"]["id"]]
+    assert {bot["id"] for bot in listed} == {first["bot"]["id"], second["bot"]["id"]}
     assert all("token" not in bot for bot in listed)
 
     regenerated = api.post(f"/account/bots/{first['bot']['id']}/token", token=token)

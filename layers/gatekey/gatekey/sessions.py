@@ -13,6 +13,8 @@ from gatekey.settings import Settings
 from gatekey.store import Item, Store
 from gatekey.users import normalize_email, public_user
 
+ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
+
 
 class SessionService:
     def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
@@ -33,10 +35,12 @@ class SessionService:
         candidates = self.store.find_user_ids_by_email(email)
         if account_id is not None:
             candidates = {k: v for k, v in candidates.items() if k == account_id}
-        users = [user for user in map(self.store.get_user, candidates.values()) if user]
+        # An unknown email does the same reads and hashing as a wrong password.
+        user_ids = list(candidates.values()) or [ABSENT_USER_ID]
+        users = [user for user in map(self.store.get_user, user_ids) if user]
         matched = [user for user in users if verify_password(user.get("password_hash"), password)]
         if not users:
-            verify_password(None, password)  # the same work as a wrong password
+            verify_password(None, password)
         if not matched:
             self._record_failure(email, now)
             raise InvalidCredentials()

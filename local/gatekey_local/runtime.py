@@ -1,0 +1,252 @@
+"""The local run behind ``make run`` / ``gatekey local``.
+
+Starts DynamoDB Local (unless DYNAMODB_ENDPOINT names another DynamoDB), creates the
+table from the template, provides a signing secret, and serves the API until
+SIGINT/SIGTERM, then stops both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
+from gatekey_local.emulator import (
+    ApiGatewayEmulator,
+    BackgroundApi,
+    Gateway,
+    function_environment,
+    parse_function_source,
+)
+from gatekey_local.template import (
+    LOCAL_REGION,
+    FunctionSource,
+    Template,
+    TemplateError,
+    create_table,
+    effective_authorizer,
+    load_template,
+)
+
+LOCAL_HOST = "127.0.0.1"
+DEFAULT_API_PORT = 3000
+DEFAULT_DYNAMODB_PORT = 8000
+DEFAULT_TABLE = "gatekey"
+SIGNING_KEY_FILE = "signing-key.json"
+
+logger = logging.getLogger(__name__)
+
+
+class LocalRunError(RuntimeError):
+    """The local run cannot start; the message says what to change."""
+
+
+def load_or_create_signing_secret(data_dir: Path) -> str:
+    """The local signing secret as ``{"current": "k1", "k1": "..."}``, created once
+    (mode 0600) under ``data_dir`` so tokens survive restarts of the local run."""
+    path = data_dir / SIGNING_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        keys = {"current": "k1", "k1": secrets.token_urlsafe(48)}
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another local run created it first; read theirs
+        else:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+                json.dump(keys, stream)
+    try:
+        keys = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LocalRunError(f"cannot read {path} ({exc}); delete it to make a new key") from exc
+    current = keys.get("current") if isinstance(keys, dict) else None
+    if not isinstance(current, str) or not isinstance(keys.get(current), str):
+        raise LocalRunError(f"{path} has no current key; delete it to make a new key")
+    return json.dumps(keys)
+
+
+def use_local_aws_defaults(environ: MutableMapping[str, str]) -> None:
+    """A region, and dummy credentials when none are configured: DynamoDB Local needs
+    signed requests but accepts any key."""
+    if "AWS_REGION" not in environ and "AWS_DEFAULT_REGION" not in environ:
+        environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    if boto3.Session().get_credentials() is None:
+        environ["AWS_ACCESS_KEY_ID"] = "local"
+        environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def ensure_table(endpoint: str, table: str, template: Template) -> bool:
+    """Create the template's table at ``endpoint`` if absent; True when created."""
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
+    try:
+        return create_table(client, table, template)
+    except (BotoCoreError, ClientError) as exc:
+        raise LocalRunError(f"cannot create table {table} at {endpoint}: {exc}") from exc
+    finally:
+        client.close()
+
+
+def run_local(
+    template_path: str | Path = "template.yaml",
+    *,
+    port: int | None = None,
+    dynamodb_port: int | None = None,
+    table: str | None = None,
+    endpoint: str | None = None,
+    data_dir: str | Path = ".local",
+    authorizer_sources: Mapping[str, FunctionSource] | None = None,
+) -> None:
+    """Serve the template's API on 127.0.0.1 until SIGINT or SIGTERM.
+
+    Unset arguments come from the environment (GATEKEY_PORT, GATEKEY_DYNAMODB_PORT,
+    GATEKEY_TABLE, DYNAMODB_ENDPOINT), then from the defaults. A function setting that
+    is a template parameter (``GATEKEY_SESSION_IDLE_SECONDS: !Ref SessionIdleSeconds``)
+    is taken from the environment when set there, else from the parameter's default.
+    """
+    _log_requests_to_stderr()
+    environ = os.environ
+    api_port = port if port is not None else int(environ.get("GATEKEY_PORT", DEFAULT_API_PORT))
+    database_port = (
+        dynamodb_port
+        if dynamodb_port is not None
+        else int(environ.get("GATEKEY_DYNAMODB_PORT", DEFAULT_DYNAMODB_PORT))
+    )
+    table_name = table or environ.get("GATEKEY_TABLE") or DEFAULT_TABLE
+    endpoint = endpoint or environ.get("DYNAMODB_ENDPOINT") or None
+    data_path = Path(data_dir)
+
+    overrides = load_template(template_path, table_name=table_name).parameter_overrides_from(
+        environ
+    )
+    template = load_template(template_path, overrides, table_name)
+    use_local_aws_defaults(environ)
+
+    database: DynamoDBLocal | None = None
+    if endpoint is None:
+        database = DynamoDBLocal(port=database_port, db_path=data_path / "dynamodb")
+        database.start()
+        endpoint = database.endpoint
+    try:
+        if template.table is not None:
+            ensure_table(endpoint, table_name, template)
+        function_env = {
+            "GATEKEY_TABLE": table_name,
+            "DYNAMODB_ENDPOINT": endpoint,
+            "GATEKEY_SECRET": environ.get("GATEKEY_SECRET")
+            or load_or_create_signing_secret(data_path),
+        }
+        try:
+            server = ApiGatewayEmulator(
+                Gateway(template, authorizer_sources),
+                LOCAL_HOST,
+                api_port,
+                function_environment(template, function_env),
+            )
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise LocalRunError(
+                f"port {api_port} is in use: stop what holds it or set GATEKEY_PORT"
+            ) from exc
+        with _stop_requested_by_signal() as stop_requested, BackgroundApi(server) as api:
+            print(f"gatekey local API: {api.url}", flush=True)
+            print(f"DynamoDB endpoint: {endpoint} (table {table_name})", flush=True)
+            for line in _route_lines(template):
+                print(f"  {line}", flush=True)
+            print(
+                "Ctrl-C stops the API" + (" and DynamoDB Local." if database else "."), flush=True
+            )
+            while not stop_requested.wait(timeout=0.5):
+                pass
+    finally:
+        if database is not None:
+            database.stop()
+
+
+def _log_requests_to_stderr() -> None:
+    """Give the local run's loggers their own handler: Powertools puts a filter on the
+    root handlers that drops every logger whose name contains its service name
+    ("gatekey"), which would silence the request log and handler tracebacks."""
+    local_logger = logging.getLogger("gatekey_local")
+    if not local_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        local_logger.addHandler(handler)
+        local_logger.setLevel(logging.INFO)
+        local_logger.propagate = False
+
+
+def _route_lines(template: Template) -> list[str]:
+    lines = []
+    for route in template.routes:
+        authorizer = effective_authorizer(route, template.apis[route.api_id])
+        guard = f"  [{authorizer.name}]" if authorizer is not None else ""
+        lines.append(f"{route.method:<7} {route.path}{guard}")
+    return lines
+
+
+@contextmanager
+def _stop_requested_by_signal() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, instead of KeyboardInterrupt mid-request."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m gatekey_local.runtime [--template T] [--authorizer NAME=DIR:MODULE.FN]``."""
+    parser = argparse.ArgumentParser(
+        prog="gatekey local", description="Run the API of a SAM template locally."
+    )
+    parser.add_argument("--template", default="template.yaml", help="SAM template to serve")
+    parser.add_argument(
+        "--authorizer",
+        action="append",
+        default=[],
+        metavar="NAME=CODE_DIR:MODULE.FUNCTION",
+        help="handler of an authorizer whose FunctionArn is outside the template "
+        "(e.g. GatekeyAuthorizer=functions/authorizer:app.lambda_handler)",
+    )
+    parser.add_argument("--data-dir", default=".local", help="where local data persists")
+    arguments = parser.parse_args(argv)
+    try:
+        sources = {}
+        for spec in arguments.authorizer:
+            name, separator, source = spec.partition("=")
+            if not separator:
+                raise ValueError(f"expected NAME=CODE_DIR:MODULE.FUNCTION, got {spec!r}")
+            sources[name] = parse_function_source(source)
+        run_local(arguments.template, data_dir=arguments.data_dir, authorizer_sources=sources)
+    except (LocalRunError, DynamoDBLocalError, TemplateError, ValueError) as exc:
+        print(f"gatekey local: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

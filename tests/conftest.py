@@ -1,0 +1,79 @@
+"""Session fixtures: one DynamoDB Local, the gatekey environment, and the local API."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from gatekey_local.dynamodb_local import DynamoDBLocal
+from gatekey_local.emulator import function_environment, serve_in_thread
+from gatekey_local.template import create_table, load_template
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO_ROOT / "template.yaml"
+# With the authorizer cache off, a revoked credential fails on the very next request
+# (contract section 5); tests of the cache itself serve their own API.
+TEST_PARAMETERS = {"AuthorizerCacheSeconds": "0"}
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint() -> Iterator[str]:
+    """DYNAMODB_ENDPOINT when set, else a DynamoDB Local in memory on a free port."""
+    endpoint = os.environ.get("DYNAMODB_ENDPOINT")
+    if endpoint:
+        yield endpoint
+        return
+    with DynamoDBLocal() as database:
+        yield database.endpoint
+
+
+@pytest.fixture(scope="session")
+def gatekey_env(dynamodb_endpoint: str) -> Iterator[dict[str, str]]:
+    """The environment of the local run, pointed at a fresh table of this session.
+
+    Sets os.environ for the whole session (restored afterwards) and yields the values.
+    """
+    table = f"gatekey-test-{uuid.uuid4().hex[:8]}"
+    environment = function_environment(
+        load_template(TEMPLATE, TEST_PARAMETERS, table_name=table),
+        {
+            "GATEKEY_TABLE": table,
+            "DYNAMODB_ENDPOINT": dynamodb_endpoint,
+            "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        },
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION"):
+            patch.delenv(name, raising=False)
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
+        try:
+            create_table(client, table, load_template(TEMPLATE, table_name=table))
+            yield environment
+            client.delete_table(TableName=table)
+        finally:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def local_api(gatekey_env: dict[str, str]) -> Iterator[str]:
+    """Base URL of the emulator serving template.yaml from a thread, on a free port,
+    with the authorizer cache off."""
+    with serve_in_thread(
+        TEMPLATE,
+        env=gatekey_env,
+        table_name=gatekey_env["GATEKEY_TABLE"],
+        parameter_overrides=TEST_PARAMETERS,
+    ) as api:
+        yield api.url

@@ -1,0 +1,129 @@
+"""The local run: signing secret, table, API, and a clean stop on a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from gatekey_local.dynamodb_local import free_port
+from gatekey_local.runtime import LocalRunError, load_or_create_signing_secret
+
+FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "emulator" / "template.yaml"
+URL_LINE = re.compile(r"gatekey local API: (http://127\.0\.0\.1:\d+)")
+
+
+def test_signing_secret_is_created_once_and_private(tmp_path):
+    secret = load_or_create_signing_secret(tmp_path / "data")
+    keys = json.loads(secret)
+    assert keys["current"] == "k1"
+    assert len(keys["k1"]) == 64
+    path = tmp_path / "data" / "signing-key.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_signing_secret(tmp_path / "data") == secret
+
+
+def test_unreadable_signing_secret_is_reported(tmp_path):
+    (tmp_path / "signing-key.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(LocalRunError, match="delete it"):
+        load_or_create_signing_secret(tmp_path)
+
+
+@contextmanager
+def local_run(tmp_path: Path, environment: Mapping[str, str]) -> Iterator[tuple[str, Path]]:
+    """`python -m gatekey_local.runtime` on the fixture template; yields its URL and log."""
+    log_path = tmp_path / "local-run.log"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("GATEKEY_", "DYNAMODB_", "AWS_"))
+    }
+    env.update(environment)
+    env.update({"GATEKEY_PORT": str(free_port()), "AWS_EC2_METADATA_DISABLED": "true"})
+    command = [
+        sys.executable,
+        "-m",
+        "gatekey_local.runtime",
+        "--template",
+        str(FIXTURE_TEMPLATE),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while (found := URL_LINE.search(log_path.read_text())) is None:
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        yield found.group(1), log_path
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_local_run_serves_the_template_until_interrupted(tmp_path, dynamodb_endpoint):
+    table = f"runtime-{uuid.uuid4().hex[:8]}"
+    environment = {
+        "DYNAMODB_ENDPOINT": dynamodb_endpoint,
+        "GATEKEY_TABLE": table,
+        "ECHO_STAGE": "from-env",
+        "AUTHORIZER_EVENTS_FILE": str(tmp_path / "events"),
+    }
+    with local_run(tmp_path, environment) as (url, log_path):
+        with requests.Session() as session:
+            response = session.get(f"{url}/public", timeout=10)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["event"]["requestContext"]["stage"] == "from-env", "env overrides StageName"
+        assert body["environ"]["ECHO_TABLE"] == table
+        assert f"DynamoDB endpoint: {dynamodb_endpoint}" in log_path.read_text()
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    try:
+        assert client.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+        client.delete_table(TableName=table)
+    finally:
+        client.close()
+    assert json.loads((tmp_path / "data" / "signing-key.json").read_text())["current"] == "k1"
+
+
+@pytest.mark.slow
+def test_local_run_starts_and_stops_its_own_dynamodb_local(tmp_path):
+    database_port = free_port()
+    environment = {
+        "GATEKEY_DYNAMODB_PORT": str(database_port),
+        "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": "x" * 64}),
+        "AUTHORIZER_EVENTS_FILE": str(tmp_path / "events"),
+    }
+    with local_run(tmp_path, environment) as (url, log_path):
+        with requests.Session() as session:
+            assert session.get(f"{url}/public", timeout=10).status_code == 200
+        assert f"DynamoDB endpoint: http://127.0.0.1:{database_port}" in log_path.read_text()
+    assert (tmp_path / "data" / "dynamodb" / "shared-local-instance.db").is_file()
+    assert not (tmp_path / "data" / "signing-key.json").exists(), "GATEKEY_SECRET was given"
+    with pytest.raises(requests.ConnectionError), requests.Session() as session:
+        session.get(f"http://127.0.0.1:{database_port}", timeout=5)
