@@ -13,7 +13,6 @@ import getpass
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from gatekey import users
@@ -21,7 +20,6 @@ from gatekey.errors import GatekeyError, ServiceUnavailable
 from gatekey.settings import DEFAULT_TABLE, Settings
 from gatekey.store import Store, create_dynamodb_client
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_REGION = "us-east-1"
 
 
@@ -86,20 +84,6 @@ def user_create(args: argparse.Namespace) -> dict[str, Any]:
     return {"user_id": user["user_id"]}
 
 
-def local(args: argparse.Namespace) -> dict[str, Any]:
-    from gatekey_local.runtime import run_local
-
-    run_local(
-        Path(args.template),
-        port=int(os.environ.get("GATEKEY_PORT", "3000")),
-        dynamodb_port=_local_dynamodb_port(),
-        table=os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE,
-        endpoint=os.environ.get("DYNAMODB_ENDPOINT") or None,
-        data_dir=REPO_ROOT / ".local",
-    )
-    return {"stopped": True}
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gatekey", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -124,13 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--bot", action="store_true", help="a bot user (no password)")
     create_user.set_defaults(run=user_create)
 
-    serve = commands.add_parser("local", help="run DynamoDB Local and the local API")
-    serve.add_argument("--template", default=str(REPO_ROOT / "template.yaml"))
-    serve.set_defaults(run=local)
+    commands.add_parser(
+        "local", help="run DynamoDB Local and the local API (see `gatekey local --help`)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["local"]:
+        from gatekey_local.runtime import main as run_local_main
+
+        return run_local_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
