@@ -8,6 +8,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -77,3 +78,18 @@ def local_api(gatekey_env: dict[str, str]) -> Iterator[str]:
         parameter_overrides=TEST_PARAMETERS,
     ) as api:
         yield api.url
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch, gatekey_env: dict[str, str]) -> Iterator[Any]:
+    """Sets gatekey settings for one test, as env vars of the local run, and rebuilds caches."""
+    from tests.helpers import reset_gatekey_caches
+
+    def apply(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        reset_gatekey_caches()
+
+    yield apply
+    monkeypatch.undo()
+    reset_gatekey_caches()

@@ -69,3 +69,21 @@ def error_code(response) -> str:
     assert set(body) == {"type", "errors"}, body
     assert all(set(entry) == {"code", "detail", "attr", "extra"} for entry in body["errors"])
     return body["errors"][0]["code"]
+
+
+@pytest.fixture
+def cached_api(gatekey_env):
+    """The local API with the authorizer result cache on for 2 seconds."""
+    from gatekey_local.emulator import serve_in_thread
+    from tests.conftest import TEMPLATE
+
+    reset_gatekey_caches()
+    with serve_in_thread(
+        TEMPLATE,
+        env=gatekey_env,
+        table_name=gatekey_env["GATEKEY_TABLE"],
+        parameter_overrides={"AuthorizerCacheSeconds": "2"},
+    ) as server:
+        client = Client(server.url)
+        yield client
+        client.close()

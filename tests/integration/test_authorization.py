@@ -1,3 +1,4 @@
+import contextlib
 import time
 
 import pytest
@@ -96,3 +97,45 @@ def test_touch_is_throttled_to_the_interval(configure, user):
     for _ in range(3):
         authorizer.authorize(tokens["access_token"], USER_AGENT)
     assert authorizer.store.calls - before == 3
+
+
+def test_touch_racing_a_revoke_never_resurrects_the_session(configure, user):
+    """Touches and a logout run at once; afterwards the session is gone, every time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    configure(GATEKEY_TOUCH_INTERVAL_SECONDS="0")
+    authorizer = get_authorizer()
+    for _ in range(10):
+        tokens = login(user)
+        session_id = authorizer.authorize(tokens["access_token"], USER_AGENT).session_id
+
+        def use(access_token: str) -> None:
+            with contextlib.suppress(InvalidToken):
+                authorizer.authorize(access_token, USER_AGENT)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(use, tokens["access_token"]) for _ in range(5)]
+            futures.append(pool.submit(authorizer.store.delete_session, session_id))
+            for future in futures:
+                future.result()
+        assert authorizer.store.get_session(session_id) is None
+        with pytest.raises(InvalidToken):
+            authorizer.authorize(tokens["access_token"], USER_AGENT)
+
+
+def test_expired_access_token_is_invalid_but_refresh_still_works(configure, user):
+    configure(GATEKEY_ACCESS_TOKEN_SECONDS="1")
+    tokens = login(user)
+    assert tokens["expires_in"] == 1
+    time.sleep(2.1)
+    with pytest.raises(InvalidToken):
+        get_authorizer().authorize(tokens["access_token"], USER_AGENT)
+    assert get_authorizer().authorize_refresh(tokens["refresh_token"], USER_AGENT)
+
+
+def test_session_ends_at_its_absolute_lifetime(configure, user):
+    configure(GATEKEY_SESSION_MAX_SECONDS="2", GATEKEY_TOUCH_INTERVAL_SECONDS="0")
+    tokens = login(user)
+    time.sleep(2.1)
+    with pytest.raises(InvalidToken):
+        get_authorizer().authorize_refresh(tokens["refresh_token"], USER_AGENT)
