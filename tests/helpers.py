@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from gatekey import keyring, settings, store, users
 
 PASSWORD = "correct horse battery staple"
 USER_AGENT = "gatekey-tests/1.0"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def reset_gatekey_caches() -> None:
@@ -36,3 +41,22 @@ def make_user(
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
     user = users.create_user(db, account_id=account_id, email=email, password=PASSWORD, admin=admin)
     return TestUser(user["user_id"], account_id, email, PASSWORD)
+
+
+def load_handler(function_dir: str) -> Any:
+    """A function's `app` module, imported from functions/<dir>/app.py as Lambda would."""
+    path = REPO_ROOT / "functions" / function_dir / "app.py"
+    spec = importlib.util.spec_from_file_location(f"gatekey_test_{function_dir}_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_event(name: str, **replacements: str) -> dict[str, Any]:
+    """A sample event from events/, with `<placeholder>` strings replaced."""
+    text = (REPO_ROOT / "events" / name).read_text()
+    for placeholder, value in replacements.items():
+        text = text.replace(f"<{placeholder}>", value)
+    event: dict[str, Any] = json.loads(text)
+    return event

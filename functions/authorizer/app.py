@@ -15,10 +15,10 @@ from typing import Any
 from gatekey import authorizer_events
 from gatekey.authorization import get_authorizer
 from gatekey.errors import InvalidToken, NotAuthenticated, ServiceUnavailable
+from gatekey.settings import get_settings
 
 logger = logging.getLogger("gatekey.authorizer")
 logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
-SIMPLE_RESPONSES = os.environ.get("GATEKEY_HTTP_API_SIMPLE_RESPONSES", "true").lower() != "false"
 
 
 class AuthorizerUnavailable(Exception):
@@ -31,15 +31,20 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (KeyError, TypeError, AttributeError):
         logger.warning("unrecognised authorizer event")
         raise AuthorizerUnavailable("unrecognised event") from None
+    simple = get_settings().http_api_simple_responses
     try:
-        principal = get_authorizer().authorize(request.authorization, request.user_agent)
+        principal = get_authorizer().authorize(
+            request.authorization,
+            request.user_agent,
+            user_agent_known=request.kind != authorizer_events.TOKEN,
+        )
     except (NotAuthenticated, InvalidToken) as error:
-        logger.info("denied", extra={"code": error.code, "event_kind": request.kind})
-        return authorizer_events.deny(request, error, simple=SIMPLE_RESPONSES)
+        logger.info("denied %s event: %s", request.kind, error.code)
+        return authorizer_events.deny(request, error, simple=simple)
     except ServiceUnavailable:
         logger.warning("store unavailable; failing closed")
         raise AuthorizerUnavailable("service unavailable") from None
     except Exception:
         logger.exception("authorizer error; failing closed")
         raise AuthorizerUnavailable("authorizer error") from None
-    return authorizer_events.allow(request, principal, simple=SIMPLE_RESPONSES)
+    return authorizer_events.allow(request, principal, simple=simple)

@@ -102,9 +102,22 @@ class Authorizer:
         self.keyring = keyring
         self.settings = settings
 
-    def authorize(self, authorization: str | None, user_agent: str | None) -> Principal:
-        """The principal behind an Authorization header, or NotAuthenticated/InvalidToken."""
-        return self._check(extract_token(authorization), user_agent, enforce=True)
+    def authorize(
+        self,
+        authorization: str | None,
+        user_agent: str | None,
+        *,
+        user_agent_known: bool = True,
+    ) -> Principal:
+        """The principal behind an Authorization header, or NotAuthenticated/InvalidToken.
+
+        `user_agent_known=False` (REST TOKEN events carry no headers) refuses bound
+        session tokens without ending their session: nothing proves they were stolen.
+        """
+        token = extract_token(authorization)
+        if not user_agent_known and self.settings.bind_user_agent:
+            return self._check(token, None, enforce=True, sessions_allowed=False)
+        return self._check(token, user_agent, enforce=True)
 
     def identify(self, token: str) -> Principal:
         """Whose token this is, for revocation: no User-Agent binding, no last-used write."""
@@ -120,11 +133,20 @@ class Authorizer:
         session = self.store.get_session(claims.session_id)
         return self._checked_session(session, claims, user_agent, enforce=enforce)
 
-    def _check(self, token: str, user_agent: str | None, *, enforce: bool) -> Principal:
+    def _check(
+        self,
+        token: str,
+        user_agent: str | None,
+        *,
+        enforce: bool,
+        sessions_allowed: bool = True,
+    ) -> Principal:
         if token.startswith(key_tokens.PREFIX):
             return self._authorize_api_key(token, enforce=enforce)
         kid = jwt_kid(token)
         if kid in self.keyring.keys:
+            if not sessions_allowed:
+                raise InvalidToken()
             return self._authorize_session(token, kid, user_agent, enforce=enforce)
         return self._authorize_client_jwt(token, kid, enforce=enforce)
 

@@ -14,11 +14,14 @@ from gatekey.errors import GatekeyError
 from gatekey.principal import Principal
 
 ANONYMOUS = "anonymous"
+TOKEN = "TOKEN"
+REQUEST = "REQUEST"
+HTTP = "HTTP"
 
 
 @dataclass(frozen=True)
 class AuthorizerRequest:
-    kind: str  # "TOKEN", "REQUEST" or "HTTP"
+    kind: str  # TOKEN, REQUEST or HTTP
     authorization: str | None
     user_agent: str | None
     resource_arn: str
@@ -40,13 +43,13 @@ def read_event(event: dict[str, Any]) -> AuthorizerRequest:
         if authorization is None and identity:
             authorization = str(identity[0])
         return AuthorizerRequest(
-            "HTTP", authorization, _header(headers, "user-agent"), event.get("routeArn", "")
+            HTTP, authorization, _header(headers, "user-agent"), event.get("routeArn", "")
         )
     if event.get("type") == "TOKEN":
-        return AuthorizerRequest("TOKEN", event.get("authorizationToken"), None, event["methodArn"])
+        return AuthorizerRequest(TOKEN, event.get("authorizationToken"), None, event["methodArn"])
     headers = event.get("headers") or {}
     return AuthorizerRequest(
-        "REQUEST",
+        REQUEST,
         _header(headers, "authorization"),
         _header(headers, "user-agent"),
         event["methodArn"],
@@ -83,7 +86,7 @@ def _policy(
 
 def allow(request: AuthorizerRequest, principal: Principal, *, simple: bool) -> dict[str, Any]:
     context = principal.to_context()
-    if request.kind == "HTTP" and simple:
+    if request.kind == HTTP and simple:
         return {"isAuthorized": True, "context": context}
     return _policy(principal.user_id, "Allow", request.resource_arn, context)
 
@@ -91,6 +94,6 @@ def allow(request: AuthorizerRequest, principal: Principal, *, simple: bool) -> 
 def deny(request: AuthorizerRequest, error: GatekeyError, *, simple: bool) -> dict[str, Any]:
     """A denial whose context lets the gateway response name the reason."""
     context = {"error_code": error.code, "error_detail": error.detail}
-    if request.kind == "HTTP" and simple:
+    if request.kind == HTTP and simple:
         return {"isAuthorized": False, "context": context}
     return _policy(ANONYMOUS, "Deny", request.resource_arn, context)

@@ -23,6 +23,7 @@ ENV_TOUCH_INTERVAL_SECONDS = "GATEKEY_TOUCH_INTERVAL_SECONDS"
 ENV_ACCESS_TOKEN_SECONDS = "GATEKEY_ACCESS_TOKEN_SECONDS"
 ENV_SESSION_MAX_SECONDS = "GATEKEY_SESSION_MAX_SECONDS"
 ENV_AUTHORIZER_CACHE_SECONDS = "GATEKEY_AUTHORIZER_CACHE_SECONDS"
+ENV_HTTP_API_SIMPLE_RESPONSES = "GATEKEY_HTTP_API_SIMPLE_RESPONSES"
 ENV_LOGIN_MAX_FAILURES = "GATEKEY_LOGIN_MAX_FAILURES"
 ENV_LOGIN_LOCKOUT_SECONDS = "GATEKEY_LOGIN_LOCKOUT_SECONDS"
 
@@ -44,6 +45,7 @@ class Settings:
     access_token_seconds: int = 3_600
     session_max_seconds: int = 7_776_000
     authorizer_cache_seconds: int = 60
+    http_api_simple_responses: bool = True
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
 
@@ -72,6 +74,9 @@ class Settings:
             ),
             authorizer_cache_seconds=_seconds(
                 env, ENV_AUTHORIZER_CACHE_SECONDS, defaults.authorizer_cache_seconds, minimum=0
+            ),
+            http_api_simple_responses=_bool(
+                env, ENV_HTTP_API_SIMPLE_RESPONSES, defaults.http_api_simple_responses
             ),
             login_max_failures=_seconds(
                 env, ENV_LOGIN_MAX_FAILURES, defaults.login_max_failures, minimum=1
