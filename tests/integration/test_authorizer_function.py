@@ -156,11 +156,10 @@ def test_unrecognised_event_fails_closed(authorizer, store):
 
 def test_neither_event_nor_token_is_logged(authorizer, tokens, caplog, configure):
     caplog.set_level(logging.DEBUG)
-    for kind, token in tokens.items():
-        authorizer.lambda_handler(load_event("authorizer_rest_request.json", token=token), None)
-        authorizer.lambda_handler(
-            load_event("authorizer_rest_request.json", token=token + "x"), None
-        )
+    for token in tokens.values():
+        for presented in (token, token + "x"):
+            event = load_event("authorizer_rest_request.json", token=presented)
+            authorizer.lambda_handler(event, None)
     configure(DYNAMODB_ENDPOINT="http://127.0.0.1:9")
     with pytest.raises(authorizer.AuthorizerUnavailable):
         authorizer.lambda_handler(
