@@ -1,0 +1,166 @@
+"""Property-based fuzzing: never a 5xx, never an allow, always the contract's error body."""
+
+import base64
+import json
+import string
+import time
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gatekey.errors import InvalidToken, NotAuthenticated
+from gatekey.principal import SESSION, Principal
+from gatekey_local.emulator import LambdaContext
+from tests.helpers import USER_AGENT, load_event, load_handler, make_user
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+ERROR_TYPES = {"client_error", "validation_error", "server_error"}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+jwt_like = st.builds(
+    lambda header, payload, signature: f"{b64(header)}.{b64(payload)}.{b64(signature)}",
+    st.one_of(
+        st.binary(max_size=60),
+        st.builds(
+            lambda kid, alg: json.dumps({"alg": alg, "kid": kid}).encode(),
+            st.one_of(st.text(max_size=40), st.just("k1"), st.uuids().map(str)),
+            st.sampled_from(["HS256", "none", "RS256", "HS512", ""]),
+        ),
+    ),
+    st.one_of(st.binary(max_size=80), json_values.map(lambda v: json.dumps(v).encode())),
+    st.binary(max_size=40),
+)
+key_like = st.text(alphabet=string.ascii_letters + string.digits, min_size=55, max_size=65).map(
+    lambda body: "gk_" + body
+)
+headers = st.one_of(
+    st.text(max_size=200),
+    jwt_like,
+    jwt_like.map(lambda token: f"Bearer {token}"),
+    key_like,
+    key_like.map(lambda token: f"Bearer {token}"),
+    st.builds(lambda scheme, rest: f"{scheme} {rest}", st.text(max_size=10), st.text(max_size=80)),
+)
+
+
+@pytest.mark.slow
+@FUZZ
+@given(header=headers, user_agent=st.one_of(st.none(), st.text(max_size=40)))
+def test_authorization_of_arbitrary_headers_never_allows(authorizer, header, user_agent):
+    try:
+        principal = authorizer.authorize(header, user_agent)
+    except (NotAuthenticated, InvalidToken) as error:
+        assert error.status == 401
+        assert error.body()["errors"][0]["code"] in {"not_authenticated", "invalid_token"}
+    else:
+        pytest.fail(f"allowed {principal!r}")
+
+
+BODY_ROUTES = [
+    ("login", "POST", "/auth/login", "/auth/login", {}),
+    ("keys", "POST", "/user/keys", "/user/keys", {}),
+    ("keys", "PATCH", "/user/keys/fuzz", "/user/keys/{handle}", {"handle": "fuzz"}),
+    ("keys", "POST", "/user/keys/fuzz/rotate", "/user/keys/{handle}/rotate", {"handle": "fuzz"}),
+    ("bots", "POST", "/account/bots", "/account/bots", {}),
+    ("revoke", "POST", "/auth/revoke", "/auth/revoke", {}),
+]
+HANDLERS = {name: load_handler(name) for name in {"login", "keys", "bots", "revoke"}}
+
+
+@pytest.fixture
+def admin_context(gatekey_env):
+    from gatekey.keys import get_key_service
+    from tests.helpers import reset_gatekey_caches
+
+    reset_gatekey_caches()
+    admin = make_user(admin=True)
+    principal = Principal(
+        user_id=admin.user_id,
+        account_id=admin.account_id,
+        email=admin.email,
+        role="admin",
+        is_bot=False,
+        token_type=SESSION,
+        token_expires_at=int(time.time()) + 3600,
+        session_id=str(uuid.uuid4()),
+        token_id="access:fuzz",
+    )
+    get_key_service().create(
+        principal, handle="fuzz", alias=None, key_type="token", expires_at=None
+    )
+    return {**principal.to_context(), "principalId": admin.user_id}
+
+
+def invoke(route, body: str, content_type: str, context: dict) -> dict:
+    handler_name, method, path, resource, path_parameters = route
+    event = load_event("keys_create.json", access_token="x")
+    event.update(
+        httpMethod=method,
+        path=path,
+        resource=resource,
+        pathParameters=path_parameters or None,
+        body=body,
+    )
+    event["headers"]["Content-Type"] = content_type
+    event["headers"]["User-Agent"] = USER_AGENT
+    event["multiValueHeaders"] = {k: [v] for k, v in event["headers"].items()}
+    event["requestContext"].update(httpMethod=method, path=f"/v1{path}", resourcePath=resource)
+    event["requestContext"]["authorizer"] = context
+    lambda_context = LambdaContext(
+        function_name=handler_name,
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{handler_name}",
+        aws_request_id=str(uuid.uuid4()),
+        deadline=time.monotonic() + 10,
+    )
+    return HANDLERS[handler_name].lambda_handler(event, lambda_context)
+
+
+def assert_contract_answer(response: dict) -> None:
+    assert response["statusCode"] < 500, response
+    if response["statusCode"] >= 400:
+        body = json.loads(response["body"])
+        assert set(body) == {"type", "errors"}
+        assert body["type"] in ERROR_TYPES
+        assert body["errors"]
+        for entry in body["errors"]:
+            assert set(entry) == {"code", "detail", "attr", "extra"}
+            assert isinstance(entry["code"], str) and isinstance(entry["detail"], str)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=[f"{r[1]} {r[3]}" for r in BODY_ROUTES])
+@FUZZ
+@given(value=json_values)
+def test_every_json_body_gets_a_contract_answer(admin_context, route, value):
+    assert_contract_answer(invoke(route, json.dumps(value), "application/json", admin_context))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=[f"{r[1]} {r[3]}" for r in BODY_ROUTES])
+@FUZZ
+@given(
+    body=st.text(max_size=200),
+    content_type=st.sampled_from(
+        ["application/json", "application/x-www-form-urlencoded", "text/plain", ""]
+    ),
+)
+def test_every_raw_body_gets_a_contract_answer(admin_context, route, body, content_type):
+    assert_contract_answer(invoke(route, body, content_type, admin_context))
