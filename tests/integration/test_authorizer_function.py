@@ -1,6 +1,7 @@
 """The authorizer function with real API Gateway events from events/, for every token kind."""
 
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -173,13 +174,18 @@ def test_neither_event_nor_token_is_logged(authorizer, tokens, caplog, configure
     assert "methodArn" not in logged
 
 
-def test_authorizer_imports_no_http_resolver_and_no_pydantic():
+def test_authorizer_imports_no_http_resolver_and_no_pydantic(gatekey_env):
     code = (
         "import sys; sys.path.insert(0, 'functions/authorizer'); import app; "
         "heavy = [m for m in sys.modules if m.startswith(('pydantic', "
         "'aws_lambda_powertools.event_handler', 'argon2'))]; print(heavy)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **gatekey_env},
     )
     assert result.stdout.strip() == "[]"
