@@ -59,3 +59,17 @@ def test_client_secret_depends_on_version():
     second = key_tokens.make_client_secret(KEYRING, key_id=KEY_ID, version=2, secret_kid="k1")
     assert first.startswith("gks_") and first != second
     assert len(first) >= 40
+
+
+def test_checksum_and_tag_are_compared_in_constant_time(monkeypatch):
+    calls = []
+    real = key_tokens.hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((type(a).__name__, len(a)))
+        return real(a, b)
+
+    monkeypatch.setattr(key_tokens.hmac, "compare_digest", spy)
+    key_tokens.parse_token(KEYRING, token())
+    assert ("str", key_tokens.CHECKSUM_CHARS) in calls
+    assert ("bytes", key_tokens.TAG_BYTES) in calls
