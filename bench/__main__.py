@@ -43,6 +43,21 @@ def median_seconds(action: Callable[[], Any], rounds: int) -> float:
     return statistics.median(samples)
 
 
+def paired_medians(
+    action: Callable[[], Any], floor: Callable[[], Any], rounds: int
+) -> tuple[float, float]:
+    """Medians of `action` and `floor`, alternated so that drift and load hit both alike."""
+    for _ in range(min(20, rounds)):
+        action(), floor()
+    action_samples, floor_samples = [], []
+    for _ in range(rounds):
+        for call, samples in ((action, action_samples), (floor, floor_samples)):
+            start = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - start)
+    return statistics.median(action_samples), statistics.median(floor_samples)
+
+
 def cold_import_seconds(code: str, env: dict[str, str]) -> float:
     """Best-of-N wall time of a fresh interpreter running `code`, minus an empty one."""
 
@@ -134,13 +149,16 @@ def measure(endpoint: str) -> dict[str, Any]:
     key_item = store.get_key_by_handle(user["user_id"], "bench")
     assert key_item is not None
     key = {"pk": {"S": f"APIKEY#{key_item['key_id']}"}, "sk": {"S": "KEY"}}
-    get_item_seconds = median_seconds(
-        lambda: store.client.get_item(TableName=store.table, Key=key, ConsistentRead=True), ROUNDS
-    )
+
+    def get_item() -> None:
+        store.client.get_item(TableName=store.table, Key=key, ConsistentRead=True)
+
     figures: list[dict[str, Any]] = []
     for kind, token in tokens.items():
         header = f"Bearer {token}"
-        seconds = median_seconds(lambda header=header: authorizer.authorize(header, agent), ROUNDS)
+        seconds, get_item_seconds = paired_medians(
+            lambda header=header: authorizer.authorize(header, agent), get_item, ROUNDS
+        )
         ratio = seconds / get_item_seconds
         figures.append(
             {
@@ -236,15 +254,9 @@ def measure(endpoint: str) -> dict[str, Any]:
         with contextlib.suppress(GatekeyError):
             service.login(address, "wrong password", None, agent)
 
-    for _ in range(5):
-        failed_login(email), failed_login("nobody@example.com")
-    wrong_samples, unknown_samples = [], []
-    for _ in range(LOGIN_ROUNDS):  # interleaved, so drift hits both alike
-        for address, samples in ((email, wrong_samples), ("nobody@example.com", unknown_samples)):
-            start = time.perf_counter()
-            failed_login(address)
-            samples.append(time.perf_counter() - start)
-    wrong, unknown = statistics.median(wrong_samples), statistics.median(unknown_samples)
+    unknown, wrong = paired_medians(
+        lambda: failed_login("nobody@example.com"), lambda: failed_login(email), LOGIN_ROUNDS
+    )
     figures.append(
         {
             "figure": "login time, unknown email / wrong password",

@@ -139,3 +139,28 @@ def test_session_ends_at_its_absolute_lifetime(configure, user):
     time.sleep(2.1)
     with pytest.raises(InvalidToken):
         get_authorizer().authorize_refresh(tokens["refresh_token"], USER_AGENT)
+
+
+def test_revoked_access_token_is_refused_and_costs_a_second_read_only_there(store, user):
+    from gatekey.revocation import get_revocation_service
+
+    first = login(user)
+    authorizer = get_authorizer()
+    principal = authorizer.authorize(first["access_token"], USER_AGENT)
+    get_revocation_service().revoke(principal)
+    before = store.calls
+    with pytest.raises(InvalidToken):
+        authorizer.authorize(first["access_token"], USER_AGENT)
+    assert store.calls - before == 2
+
+    refreshed = get_session_service().refresh(
+        authorizer.authorize_refresh(first["refresh_token"], USER_AGENT)
+    )
+    before = store.calls
+    assert authorizer.authorize(refreshed["access_token"], USER_AGENT).user_id == user.user_id
+    assert store.calls - before == 2  # same session: its flag is up until the revoked one expires
+
+    other = login(user)
+    before = store.calls
+    authorizer.authorize(other["access_token"], USER_AGENT)
+    assert store.calls - before == 1

@@ -155,10 +155,9 @@ class Authorizer:
     ) -> Principal:
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.ACCESS)
         revocation_id = f"access:{claims.token_id}"
-        session, revoked = self.store.get_session_and_revocation(claims.session_id, revocation_id)
-        if revoked:
-            raise InvalidToken()
+        session = self.store.get_session(claims.session_id)
         session = self._checked_session(session, claims, user_agent, enforce=enforce)
+        self._refuse_if_revoked(session, revocation_id)
         return Principal(
             user_id=session["user_id"],
             account_id=session["account_id"],
@@ -216,12 +215,10 @@ class Authorizer:
             key_id = str(uuid.UUID(kid))
         except ValueError:
             raise InvalidToken() from None
-        revocation_id = client_jwt_revocation_id(key_id, token)
-        found, revoked = self.store.get_key_and_revocation(key_id, revocation_id)
-        key = self._live_key(found, "jwt")
-        if revoked:
-            raise InvalidToken()
+        key = self._live_key(self.store.get_key(key_id), "jwt")
         claims = self._verify_client_jwt(token, key)
+        revocation_id = client_jwt_revocation_id(key_id, token)
+        self._refuse_if_revoked(key, revocation_id)
         if enforce:
             self._touch_key(key)
         return self._key_principal(key, CLIENT_JWT, int(claims["exp"]), revocation_id)
@@ -243,6 +240,13 @@ class Authorizer:
                 raise InvalidToken() from None
             return claims
         raise InvalidToken()
+
+    def _refuse_if_revoked(self, parent: Item, revocation_id: str) -> None:
+        """A second read only for a session or key that has live revocations."""
+        if int(parent.get("revoked_until") or 0) > clock.now() and self.store.is_revoked(
+            revocation_id
+        ):
+            raise InvalidToken()
 
     @staticmethod
     def _live_key(key: Item | None, key_type: str) -> Item:

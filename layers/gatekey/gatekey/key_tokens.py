@@ -31,6 +31,11 @@ TAG_BYTES = 20
 TOKEN_PATTERN = re.compile(rf"^{PREFIX}[0-9A-Za-z]{{{PAYLOAD_CHARS + CHECKSUM_CHARS}}}$")
 TOKEN_PURPOSE = "api-key-token"
 SECRET_PURPOSE = "client-jwt-secret"
+CLIENT_SECRET_CACHE_SIZE = 4096
+
+# Client-JWT secrets are recomputed on every authorization otherwise; the cache key holds
+# the derived server sub-key, so a rotated keyring never reuses an old entry.
+_client_secrets: dict[tuple[bytes, str, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -97,5 +102,12 @@ def parse_token(keyring: Keyring, token: str) -> KeyTokenClaims:
 
 def make_client_secret(keyring: Keyring, *, key_id: str, version: int, secret_kid: str) -> str:
     """The HS256 secret a client signs its JWTs with, for one version of a `jwt` key."""
-    tag = _tag(keyring, SECRET_PURPOSE, secret_kid, key_id, version)
-    return SECRET_PREFIX + _base62(tag, 43)
+    cache_key = (keyring.derive(SECRET_PURPOSE, secret_kid), key_id, version)
+    secret = _client_secrets.get(cache_key)
+    if secret is None:
+        tag = _tag(keyring, SECRET_PURPOSE, secret_kid, key_id, version)
+        secret = SECRET_PREFIX + _base62(tag, 43)
+        if len(_client_secrets) >= CLIENT_SECRET_CACHE_SIZE:
+            _client_secrets.clear()
+        _client_secrets[cache_key] = secret
+    return secret

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from threading import Lock
 
 from gatekey.errors import ConfigurationError, InvalidToken, ServiceUnavailable
@@ -28,6 +28,9 @@ REFRESH_SECONDS = 300
 class Keyring:
     current_kid: str
     keys: dict[str, bytes]
+    _derived: dict[tuple[str, str], bytes] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def parse(cls, raw: str) -> Keyring:
@@ -59,10 +62,15 @@ class Keyring:
 
     def derive(self, purpose: str, kid: str | None = None) -> bytes:
         """A sub-key for one purpose; unknown `kid` means the credential is not ours."""
-        key = self.keys.get(kid or self.current_kid)
-        if key is None:
-            raise InvalidToken()
-        return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+        version = kid or self.current_kid
+        derived = self._derived.get((purpose, version))
+        if derived is None:
+            key = self.keys.get(version)
+            if key is None:
+                raise InvalidToken()
+            derived = hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+            self._derived[(purpose, version)] = derived
+        return derived
 
 
 class KeyringSource:

@@ -10,7 +10,7 @@ from typing import Any
 
 from gatekey import clock
 from gatekey.authorization import Authorizer
-from gatekey.errors import BadRequest, GatekeyError, NotFound
+from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
 from gatekey.principal import API_KEY, SESSION, Principal
 from gatekey.store import Store
 
@@ -36,17 +36,29 @@ class RevocationService:
             return
         if principal.token_id is None or principal.token_expires_at is None:
             raise BadRequest("This token cannot be revoked; delete its key instead.")
-        self.store.revoke_token(
-            principal.token_id,
-            user_id=principal.user_id,
-            expires_at=max(principal.token_expires_at, clock.now() + 1),
-        )
+        expires_at = max(principal.token_expires_at, clock.now() + 1)
+        if principal.token_type == SESSION:
+            self.store.revoke_access_token(
+                principal.token_id,
+                session_id=str(principal.session_id),
+                user_id=principal.user_id,
+                expires_at=expires_at,
+            )
+            return
+        key = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
+        if key is not None:  # a deleted key's JWTs are dead already
+            self.store.revoke_client_jwt(
+                principal.token_id,
+                key_id=key["key_id"],
+                user_id=principal.user_id,
+                expires_at=expires_at,
+            )
 
     def revoke_given(self, caller: Principal, token: str) -> None:
         """RFC 7009: revokes `token` if it is the caller's; unknown tokens are not an error."""
         try:
             owner = self.authorizer.identify(token)
-        except GatekeyError:
+        except (InvalidToken, NotAuthenticated):  # an outage must answer 503, not 200
             self._revoke_refresh_token(caller, token)
             return
         if owner.user_id == caller.user_id:
@@ -55,7 +67,7 @@ class RevocationService:
     def _revoke_refresh_token(self, caller: Principal, token: str) -> None:
         try:
             session = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
-        except GatekeyError:
+        except (InvalidToken, NotAuthenticated):
             return
         if session["user_id"] == caller.user_id:
             self.store.delete_session(session["session_id"])

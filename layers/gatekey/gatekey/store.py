@@ -45,7 +45,12 @@ UNAVAILABLE_CODES = frozenset(
         "ResourceNotFoundException",
         "UnrecognizedClientException",
         "LimitExceededException",
+        "TransactionConflictException",  # a single-item write racing a transaction
     }
+)
+# TransactionCanceledException reasons that mean "retry", not "your condition failed".
+TRANSIENT_CANCELLATION_CODES = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}
 )
 
 
@@ -186,7 +191,7 @@ class Store:
                 raise
             reasons = exc.response.get("CancellationReasons") or []
             codes = [reason.get("Code", "None") for reason in reasons]
-            if any(code in UNAVAILABLE_CODES or code == "TransactionConflict" for code in codes):
+            if any(c in TRANSIENT_CANCELLATION_CODES or c in UNAVAILABLE_CODES for c in codes):
                 raise ServiceUnavailable() from exc
             return codes or ["Unknown"]
         return []
@@ -311,15 +316,6 @@ class Store:
         session = self._get(f"SESSION#{session_id}", "SESSION")
         return _live_session(session)
 
-    def get_session_and_revocation(
-        self, session_id: str, revocation_id: str
-    ) -> tuple[Item | None, bool]:
-        """The session and whether this one token was revoked, in a single request."""
-        session, revoked = self._get_with_revocation(
-            f"SESSION#{session_id}", "SESSION", revocation_id
-        )
-        return _live_session(session), revoked
-
     def list_sessions(self, user_id: str) -> list[Item]:
         sessions = self._query(
             IndexName="gsi1",
@@ -377,10 +373,6 @@ class Store:
 
     def get_key(self, key_id: str) -> Item | None:
         return self._get(f"APIKEY#{key_id}", "KEY")
-
-    def get_key_and_revocation(self, key_id: str, revocation_id: str) -> tuple[Item | None, bool]:
-        """The key and whether this one token (a client JWT) was revoked, in a single request."""
-        return self._get_with_revocation(f"APIKEY#{key_id}", "KEY", revocation_id)
 
     def get_key_by_handle(self, user_id: str, handle: str) -> Item | None:
         claim = self._get(f"USER#{user_id}", f"KEY#{handle}")
@@ -450,29 +442,49 @@ class Store:
 
     # -- revocations of stateless tokens ------------------------------------------------
 
-    def revoke_token(self, revocation_id: str, *, user_id: str, expires_at: int) -> None:
-        """Blocks one token until it would have expired anyway; TTL then removes the item."""
-        self._put(
-            {
-                "pk": f"REVOKED#{revocation_id}",
-                "sk": "REVOKED",
-                "user_id": user_id,
-                "revoked_at": clock.now(),
-                "ttl": expires_at,
-            }
-        )
+    def revoke_access_token(
+        self, revocation_id: str, *, session_id: str, user_id: str, expires_at: int
+    ) -> None:
+        self._revoke(revocation_id, (f"SESSION#{session_id}", "SESSION"), user_id, expires_at)
 
-    def _get_with_revocation(
-        self, pk: str, sk: str, revocation_id: str
-    ) -> tuple[Item | None, bool]:
-        keys = [
-            {"pk": {"S": pk}, "sk": {"S": sk}},
-            {"pk": {"S": f"REVOKED#{revocation_id}"}, "sk": {"S": "REVOKED"}},
-        ]
-        found = self._batch_get(keys)
-        item = next((entry for entry in found if entry["pk"] == pk), None)
-        revoked = any(entry["pk"].startswith("REVOKED#") for entry in found)
-        return item, revoked
+    def revoke_client_jwt(
+        self, revocation_id: str, *, key_id: str, user_id: str, expires_at: int
+    ) -> None:
+        self._revoke(revocation_id, (f"APIKEY#{key_id}", "KEY"), user_id, expires_at)
+
+    def _revoke(
+        self, revocation_id: str, parent: tuple[str, str], user_id: str, expires_at: int
+    ) -> None:
+        """Blocks one token until it would have expired anyway; TTL then removes the item.
+
+        The session or key the token belongs to (`parent`) is flagged with `revoked_until`
+        in the same transaction, so the authorizer reads the revocation item only for
+        credentials that have one: one read per authorization otherwise.
+        """
+        revocation = {
+            "pk": f"REVOKED#{revocation_id}",
+            "sk": "REVOKED",
+            "user_id": user_id,
+            "revoked_at": clock.now(),
+            "ttl": expires_at,
+        }
+        flag = {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": {"S": parent[0]}, "sk": {"S": parent[1]}},
+                "UpdateExpression": "SET revoked_until = :until",
+                "ConditionExpression": "attribute_exists(pk) AND "
+                "(attribute_not_exists(revoked_until) OR revoked_until < :until)",
+                "ExpressionAttributeValues": _values({":until": expires_at}),
+            }
+        }
+        if self._transact([self._put_action(revocation, must_not_exist=False), flag]):
+            # The parent is gone (nothing left to revoke) or already flagged past this
+            # expiry: the revocation item alone is enough.
+            self._put(revocation)
+
+    def is_revoked(self, revocation_id: str) -> bool:
+        return self._get(f"REVOKED#{revocation_id}", "REVOKED") is not None
 
     # -- login throttling --------------------------------------------------------------
 
