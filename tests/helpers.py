@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekey import keyring, settings, store, users
+from gatekey.principal import SESSION, Principal
 
 PASSWORD = "correct horse battery staple"
 USER_AGENT = "gatekey-tests/1.0"
@@ -29,6 +30,19 @@ class TestUser:
     account_id: str
     email: str
     password: str
+    admin: bool = False
+
+    def principal(self, **details: Any) -> Principal:
+        """The user as the authorizer would describe them (a session by default)."""
+        return Principal(
+            user_id=self.user_id,
+            account_id=self.account_id,
+            email=self.email,
+            role="admin" if self.admin else "member",
+            is_bot=False,
+            token_type=details.pop("token_type", SESSION),
+            **details,
+        )
 
 
 def make_user(
@@ -40,7 +54,7 @@ def make_user(
         account_id = users.create_account(db, "Test Co")["account_id"]
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
     user = users.create_user(db, account_id=account_id, email=email, password=PASSWORD, admin=admin)
-    return TestUser(user["user_id"], account_id, email, PASSWORD)
+    return TestUser(user["user_id"], account_id, email, PASSWORD, admin)
 
 
 def load_handler(function_dir: str) -> Any:

@@ -10,7 +10,6 @@ import jwt
 import pytest
 
 from gatekey.keys import get_key_service
-from gatekey.principal import Principal
 from gatekey.sessions import get_session_service
 from gatekey.store import Store
 from tests.helpers import PASSWORD, REPO_ROOT, load_event, load_handler
@@ -26,14 +25,7 @@ def authorizer():
 
 @pytest.fixture
 def tokens(store, user):
-    owner = Principal(
-        user_id=user.user_id,
-        account_id=user.account_id,
-        email=user.email,
-        role="member",
-        is_bot=False,
-        token_type="session",
-    )
+    owner = user.principal()
     keys = get_key_service()
     api_key = keys.create(owner, handle="ci", alias=None, key_type="token", expires_at=None)
     jwt_key = keys.create(owner, handle="app", alias=None, key_type="jwt", expires_at=None)

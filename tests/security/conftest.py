@@ -5,7 +5,6 @@ import pytest
 
 from gatekey.authorization import Authorizer, get_authorizer
 from gatekey.keys import get_key_service
-from gatekey.principal import Principal
 from gatekey.sessions import get_session_service
 from tests.helpers import PASSWORD, USER_AGENT, make_user, reset_gatekey_caches
 
@@ -20,14 +19,7 @@ def authorizer(gatekey_env) -> Authorizer:
 def credentials(authorizer):
     """A user with a live session, an API key and a jwt key, as an attacker would target."""
     user = make_user()
-    owner = Principal(
-        user_id=user.user_id,
-        account_id=user.account_id,
-        email=user.email,
-        role="member",
-        is_bot=False,
-        token_type="session",
-    )
+    owner = user.principal()
     keys = get_key_service()
     api_key = keys.create(owner, handle="k", alias=None, key_type="token", expires_at=None)
     jwt_key = keys.create(owner, handle="j", alias=None, key_type="jwt", expires_at=None)

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatekey.errors import InvalidToken, NotAuthenticated
-from gatekey.principal import SESSION, Principal
 from gatekey_local.emulator import LambdaContext
 from tests.helpers import USER_AGENT, load_event, load_handler, make_user
 
@@ -91,13 +90,7 @@ def admin_context(gatekey_env):
 
     reset_gatekey_caches()
     admin = make_user(admin=True)
-    principal = Principal(
-        user_id=admin.user_id,
-        account_id=admin.account_id,
-        email=admin.email,
-        role="admin",
-        is_bot=False,
-        token_type=SESSION,
+    principal = admin.principal(
         token_expires_at=int(time.time()) + 3600,
         session_id=str(uuid.uuid4()),
         token_id="access:fuzz",
