@@ -191,6 +191,8 @@ class Store:
                 raise
             reasons = exc.response.get("CancellationReasons") or []
             codes = [reason.get("Code", "None") for reason in reasons]
+            if "ValidationError" in codes:
+                raise  # a malformed transaction is our bug, not the caller's conflict
             if any(c in TRANSIENT_CANCELLATION_CODES or c in UNAVAILABLE_CODES for c in codes):
                 raise ServiceUnavailable() from exc
             return codes or ["Unknown"]
@@ -534,7 +536,7 @@ def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
     config = Config(
         connect_timeout=1,
         read_timeout=2,
-        retries={"max_attempts": 2, "mode": "standard"},
+        retries={"total_max_attempts": 2, "mode": "standard"},
         tcp_keepalive=True,
     )
     return boto3.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=config)
