@@ -1,14 +1,20 @@
 """The local run behind ``make run`` / ``gatekey local``.
 
-Starts DynamoDB Local (unless DYNAMODB_ENDPOINT names another DynamoDB), creates the
-table from the template, provides a signing secret, and serves the API until
-SIGINT/SIGTERM, then stops both.
+For gatekey's own template: starts DynamoDB Local (unless DYNAMODB_ENDPOINT names
+another DynamoDB), creates the table from the template, provides a signing secret, and
+serves the API until SIGINT/SIGTERM, then stops both.
+
+For a template without a DynamoDB table, such as ``examples/consumer`` (an API that
+attaches gatekey's authorizer): starts and creates nothing, but hands the functions the
+DynamoDB endpoint, table and signing secret of the gatekey that ``make run`` serves in
+another terminal, so that tokens issued there are accepted here.
+
+Each API of a template gets its own port, from GATEKEY_PORT (or ``--port``) upwards.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import os
@@ -21,18 +27,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
 from gatekey_local.emulator import (
     ApiGatewayEmulator,
     BackgroundApi,
-    Gateway,
+    PortInUseError,
     function_environment,
     parse_function_source,
 )
 from gatekey_local.template import (
     LOCAL_REGION,
+    Api,
     FunctionSource,
     Template,
     TemplateError,
@@ -68,6 +76,16 @@ def load_or_create_signing_secret(data_dir: Path) -> str:
         else:
             with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                 json.dump(keys, stream)
+    return _read_signing_secret(path)
+
+
+def read_signing_secret(data_dir: Path) -> str | None:
+    """The signing secret another local run created under ``data_dir``; None if none."""
+    path = data_dir / SIGNING_KEY_FILE
+    return _read_signing_secret(path) if path.exists() else None
+
+
+def _read_signing_secret(path: Path) -> str:
     try:
         keys = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -86,6 +104,35 @@ def use_local_aws_defaults(environ: MutableMapping[str, str]) -> None:
     if boto3.Session().get_credentials() is None:
         environ["AWS_ACCESS_KEY_ID"] = "local"
         environ["AWS_SECRET_ACCESS_KEY"] = "local"
+
+
+def require_gatekey_data(endpoint: str, table: str, secret: str | None, data_dir: Path) -> None:
+    """Check that the gatekey of another local run is there to check tokens against:
+    its DynamoDB answers at ``endpoint``, its table exists, its signing secret is known."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 1}),
+    )
+    try:
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException as exc:
+        raise LocalRunError(
+            f"table {table} does not exist at {endpoint}: start gatekey (`make run`) first, "
+            "or set GATEKEY_TABLE to its table"
+        ) from exc
+    except (BotoCoreError, ClientError) as exc:
+        raise LocalRunError(
+            f"no DynamoDB at {endpoint} ({exc}): start gatekey (`make run`) in another "
+            "terminal first, or set DYNAMODB_ENDPOINT"
+        ) from exc
+    finally:
+        client.close()
+    if secret is None:
+        raise LocalRunError(
+            f"no signing key at {data_dir / SIGNING_KEY_FILE}: run this from the directory "
+            "where `make run` runs (or pass its --data-dir), or set GATEKEY_SECRET"
+        )
 
 
 def ensure_table(endpoint: str, table: str, template: Template) -> bool:
@@ -109,12 +156,18 @@ def run_local(
     data_dir: str | Path = ".local",
     authorizer_sources: Mapping[str, FunctionSource] | None = None,
 ) -> None:
-    """Serve the template's API on 127.0.0.1 until SIGINT or SIGTERM.
+    """Serve the template's APIs on 127.0.0.1 until SIGINT or SIGTERM.
 
     Unset arguments come from the environment (GATEKEY_PORT, GATEKEY_DYNAMODB_PORT,
-    GATEKEY_TABLE, DYNAMODB_ENDPOINT), then from the defaults. A function setting that
-    is a template parameter (``GATEKEY_SESSION_IDLE_SECONDS: !Ref SessionIdleSeconds``)
-    is taken from the environment when set there, else from the parameter's default.
+    GATEKEY_TABLE, DYNAMODB_ENDPOINT), then from the defaults. The template's APIs listen
+    on ``port``, ``port + 1``, ... in template order. A function setting that is a
+    template parameter (``GATEKEY_SESSION_IDLE_SECONDS: !Ref SessionIdleSeconds``) is
+    taken from the environment when set there, else from the parameter's default.
+
+    A template without a DynamoDB table starts no DynamoDB Local and creates no key: its
+    functions get the endpoint (default 127.0.0.1:GATEKEY_DYNAMODB_PORT), table and
+    signing key (GATEKEY_SECRET, else ``data_dir``/signing-key.json) of the gatekey that
+    ``make run`` serves; with ``authorizer_sources`` given, they must exist.
     """
     _log_requests_to_stderr()
     environ = os.environ
@@ -135,37 +188,44 @@ def run_local(
     use_local_aws_defaults(environ)
 
     database: DynamoDBLocal | None = None
-    if endpoint is None:
+    if template.table is None:
+        endpoint = endpoint or f"http://{LOCAL_HOST}:{database_port}"
+    elif endpoint is None:
         database = DynamoDBLocal(port=database_port, db_path=data_path / "dynamodb")
         database.start()
         endpoint = database.endpoint
     try:
         if template.table is not None:
             ensure_table(endpoint, table_name, template)
-        function_env = {
-            "GATEKEY_TABLE": table_name,
-            "DYNAMODB_ENDPOINT": endpoint,
-            "GATEKEY_SECRET": environ.get("GATEKEY_SECRET")
-            or load_or_create_signing_secret(data_path),
-        }
+            secret: str | None = environ.get("GATEKEY_SECRET") or load_or_create_signing_secret(
+                data_path
+            )
+        else:
+            secret = environ.get("GATEKEY_SECRET") or read_signing_secret(data_path)
+            if authorizer_sources:
+                require_gatekey_data(endpoint, table_name, secret, data_path)
+        function_env = {"GATEKEY_TABLE": table_name, "DYNAMODB_ENDPOINT": endpoint}
+        if secret is not None:
+            function_env["GATEKEY_SECRET"] = secret
         try:
-            server = ApiGatewayEmulator(
-                Gateway(template, authorizer_sources),
+            emulator = ApiGatewayEmulator(
+                template,
                 LOCAL_HOST,
                 api_port,
                 function_environment(template, function_env),
+                authorizer_sources,
             )
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
+        except PortInUseError as exc:
             raise LocalRunError(
-                f"port {api_port} is in use: stop what holds it or set GATEKEY_PORT"
+                f"{exc}: stop what holds it, or choose another port with --port or "
+                "GATEKEY_PORT (a template's APIs take consecutive ports from it)"
             ) from exc
-        with _stop_requested_by_signal() as stop_requested, BackgroundApi(server) as api:
-            print(f"gatekey local API: {api.url}", flush=True)
-            print(f"DynamoDB endpoint: {endpoint} (table {table_name})", flush=True)
-            for line in _route_lines(template):
-                print(f"  {line}", flush=True)
+        with _stop_requested_by_signal() as stop_requested, BackgroundApi(emulator) as api:
+            for api_id, url in api.urls.items():
+                for line in _api_lines(template.apis[api_id], template, url):
+                    print(line, flush=True)
+            shared = "" if template.table is not None else ", of the gatekey local run"
+            print(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})", flush=True)
             print(
                 "Ctrl-C stops the API" + (" and DynamoDB Local." if database else "."), flush=True
             )
@@ -189,12 +249,16 @@ def _log_requests_to_stderr() -> None:
         local_logger.propagate = False
 
 
-def _route_lines(template: Template) -> list[str]:
-    lines = []
+def _api_lines(api: Api, template: Template, url: str) -> list[str]:
+    """``gatekey local API: URL  (Id: REST API, stage v1)`` and a line per route."""
+    lines = [
+        f"gatekey local API: {url}  ({api.logical_id}: {api.protocol} API, stage {api.stage_name})"
+    ]
     for route in template.routes:
-        authorizer = effective_authorizer(route, template.apis[route.api_id])
-        guard = f"  [{authorizer.name}]" if authorizer is not None else ""
-        lines.append(f"{route.method:<7} {route.path}{guard}")
+        if route.api_id == api.logical_id:
+            authorizer = effective_authorizer(route, api)
+            guard = f"  [{authorizer.name}]" if authorizer is not None else ""
+            lines.append(f"  {route.method:<7} {route.path}{guard}")
     return lines
 
 
@@ -216,21 +280,58 @@ def _stop_requested_by_signal() -> Iterator[threading.Event]:
             signal.signal(signum, handler)
 
 
+_HELP_EPILOG = """\
+Each API of the template listens on its own port: the first (in template order) on
+--port, the next on the following port, and so on; each API's base URL is printed at
+start. Routes are served from the root, without the stage name. REST APIs (Api events,
+payload 1.0) and HTTP APIs (HttpApi events, payload 2.0) are both served, with their
+Lambda authorizers.
+
+gatekey itself (what `make run` does):
+  .venv/bin/gatekey local
+
+An API that attaches gatekey's authorizer, e.g. examples/consumer, in a second
+terminal while `make run` serves gatekey, from the repository root:
+  .venv/bin/gatekey local --port 3001 --template examples/consumer/template.yaml \\
+      --authorizer GatekeyAuthorizer=functions/authorizer:app.lambda_handler
+Its REST API is then on :3001 and its HTTP API on :3002. A template without a DynamoDB
+table starts no DynamoDB Local and creates no signing key: it uses the running
+gatekey's DynamoDB (DYNAMODB_ENDPOINT, default http://127.0.0.1:$GATEKEY_DYNAMODB_PORT,
+i.e. :8000), table (GATEKEY_TABLE, default gatekey) and signing key (GATEKEY_SECRET,
+default <data-dir>/signing-key.json); with --authorizer, it refuses to start when they
+are not there.
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m gatekey_local.runtime [--template T] [--authorizer NAME=DIR:MODULE.FN]``."""
+    """``gatekey local [--template T] [--port P] [--authorizer NAME=DIR:MODULE.FN]``."""
     parser = argparse.ArgumentParser(
-        prog="gatekey local", description="Run the API of a SAM template locally."
+        prog="gatekey local",
+        description="Run the APIs of a SAM template locally.",
+        epilog=_HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--template", default="template.yaml", help="SAM template to serve")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port of the first API (default: $GATEKEY_PORT, else {DEFAULT_API_PORT})",
+    )
     parser.add_argument(
         "--authorizer",
         action="append",
         default=[],
         metavar="NAME=CODE_DIR:MODULE.FUNCTION",
-        help="handler of an authorizer whose FunctionArn is outside the template "
-        "(e.g. GatekeyAuthorizer=functions/authorizer:app.lambda_handler)",
+        help="handler of an authorizer whose FunctionArn is outside the template, for "
+        "every API that names it (e.g. GatekeyAuthorizer=functions/authorizer:"
+        "app.lambda_handler)",
     )
-    parser.add_argument("--data-dir", default=".local", help="where local data persists")
+    parser.add_argument(
+        "--data-dir",
+        default=".local",
+        help="where local data persists, and where the signing key is read (default .local)",
+    )
     arguments = parser.parse_args(argv)
     try:
         sources = {}
@@ -239,7 +340,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not separator:
                 raise ValueError(f"expected NAME=CODE_DIR:MODULE.FUNCTION, got {spec!r}")
             sources[name] = parse_function_source(source)
-        run_local(arguments.template, data_dir=arguments.data_dir, authorizer_sources=sources)
+        run_local(
+            arguments.template,
+            port=arguments.port,
+            data_dir=arguments.data_dir,
+            authorizer_sources=sources,
+        )
     except (LocalRunError, DynamoDBLocalError, TemplateError, ValueError) as exc:
         print(f"gatekey local: error: {exc}", file=sys.stderr)
         return 1

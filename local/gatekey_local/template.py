@@ -2,8 +2,11 @@
 
 Routes, authorizers, gateway responses, function settings and the table schema are
 all taken from ``template.yaml`` so that the local API can never drift from what
-``sam deploy`` creates. Only the subset of CloudFormation that a local run can
-resolve is supported; anything else raises :class:`TemplateError` with a reason.
+``sam deploy`` creates. Both ``AWS::Serverless::Api`` (REST, ``Api`` events) and
+``AWS::Serverless::HttpApi`` (HTTP API, ``HttpApi`` events, payload format 2.0) are
+read, including the implicit ``ServerlessRestApi`` and ``ServerlessHttpApi`` that SAM
+creates for events without an API id. Only the subset of CloudFormation that a local
+run can resolve is supported; anything else raises :class:`TemplateError` with a reason.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ LOCAL_REGION = "us-east-1"
 LOCAL_ACCOUNT_ID = "123456789012"
 LOCAL_STACK_NAME = "gatekey-local"
 IMPLICIT_API_ID = "ServerlessRestApi"
+IMPLICIT_HTTP_API_ID = "ServerlessHttpApi"
+DEFAULT_ROUTE = "$default"
+"""The path of an HTTP API's catch-all route (an ``HttpApi`` event without Path/Method)."""
 
 _PSEUDO_PARAMETERS = {
     "AWS::Region": LOCAL_REGION,
@@ -32,6 +38,9 @@ _PSEUDO_PARAMETERS = {
     "AWS::URLSuffix": "amazonaws.com",
 }
 _SAM_DEFAULT_REAUTHORIZE_SECONDS = 300
+# An HTTP API authorizer without ReauthorizeEvery has no AuthorizerResultTtlInSeconds,
+# which API Gateway v2 takes as 0: no caching.
+_HTTP_API_DEFAULT_REAUTHORIZE_SECONDS = 0
 _LAMBDA_DEFAULT_MEMORY_MB = 128
 _LAMBDA_DEFAULT_TIMEOUT_SECONDS = 3
 _TABLE_CREATE_KEYS = (
@@ -115,7 +124,10 @@ class Function:
 
 @dataclass(frozen=True)
 class Route:
-    """One ``Api`` event: a method and path of a REST API bound to a function."""
+    """One ``Api`` or ``HttpApi`` event: a method and path of an API bound to a function.
+
+    An HTTP API's ``$default`` route has ``path`` :data:`DEFAULT_ROUTE` and method ANY.
+    """
 
     function_id: str
     api_id: str
@@ -123,13 +135,20 @@ class Route:
     method: str
     authorizer: str | None
 
+    @property
+    def route_key(self) -> str:
+        """The HTTP API route key: ``GET /orders``, or ``$default``."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
 
 @dataclass(frozen=True)
 class Authorizer:
-    """A Lambda authorizer of a REST API, with its identity sources and cache TTL.
+    """A Lambda authorizer of an API, with its identity sources and cache TTL.
 
     ``function_id`` is None when the authorizer function lives outside this template
-    (an imported ARN); the caller then supplies its source explicitly.
+    (an imported ARN); the caller then supplies its source explicitly. HTTP API
+    authorizers are ``REQUEST`` authorizers of payload format 2.0; ``simple_responses``
+    is their ``EnableSimpleResponses``.
     """
 
     name: str
@@ -138,6 +157,7 @@ class Authorizer:
     identity_headers: tuple[str, ...]
     validation_expression: str | None
     ttl_seconds: int
+    simple_responses: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,13 +171,17 @@ class GatewayResponse:
 
 @dataclass(frozen=True)
 class Api:
-    """An ``AWS::Serverless::Api`` (or the implicit one SAM creates)."""
+    """An ``AWS::Serverless::Api`` or ``AWS::Serverless::HttpApi`` (or an implicit one).
+
+    HTTP APIs have no gateway responses; their stage is ``$default`` unless named.
+    """
 
     logical_id: str
     stage_name: str
     default_authorizer: str | None
     authorizers: Mapping[str, Authorizer]
     gateway_responses: Mapping[str, GatewayResponse]
+    protocol: Literal["REST", "HTTP"] = "REST"
 
 
 @dataclass(frozen=True)
@@ -347,16 +371,20 @@ def _resolve_template(
         for logical_id, resource in resources.items()
         if resource.get("Type") == "AWS::Serverless::Function"
     }
-    apis = {
-        logical_id: _api(logical_id, resource.get("Properties") or {}, globals_section, resolver)
-        for logical_id, resource in resources.items()
-        if resource.get("Type") == "AWS::Serverless::Api"
-    }
+    apis: dict[str, Api] = {}
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Serverless::Api":
+            apis[logical_id] = _api(logical_id, properties, globals_section, resolver)
+        elif resource.get("Type") == "AWS::Serverless::HttpApi":
+            apis[logical_id] = _http_api(logical_id, properties, globals_section, resolver)
     routes = tuple(_routes(resources, resolver))
     if any(route.api_id == IMPLICIT_API_ID for route in routes):
         apis[IMPLICIT_API_ID] = _api(
             IMPLICIT_API_ID, {"StageName": "Prod"}, globals_section, resolver
         )
+    if any(route.api_id == IMPLICIT_HTTP_API_ID for route in routes):
+        apis[IMPLICIT_HTTP_API_ID] = _http_api(IMPLICIT_HTTP_API_ID, {}, globals_section, resolver)
     for route in routes:
         _check_route(route, apis)
     for api in apis.values():
@@ -498,6 +526,71 @@ def _authorizer(
     )
 
 
+def _http_api(
+    logical_id: str,
+    own_properties: Mapping[str, Any],
+    globals_section: Mapping[str, Any],
+    resolver: _Resolver,
+) -> Api:
+    properties = {**(globals_section.get("HttpApi") or {}), **own_properties}
+    auth: Mapping[str, Any] = properties.get("Auth") or {}
+    authorizers = {
+        name: _http_authorizer(logical_id, name, definition, resolver)
+        for name, definition in (auth.get("Authorizers") or {}).items()
+    }
+    default_authorizer = auth.get("DefaultAuthorizer")
+    if default_authorizer is not None and default_authorizer not in authorizers:
+        raise TemplateError(
+            f"{logical_id}: DefaultAuthorizer {default_authorizer} is not a Lambda authorizer "
+            "defined on this API (the local API emulates Lambda authorizers only)"
+        )
+    try:
+        stage_name = resolver.text(properties.get("StageName", "$default"))
+    except _Unresolvable as exc:
+        raise TemplateError(f"{logical_id}: cannot resolve StageName ({exc})") from exc
+    return Api(
+        logical_id=logical_id,
+        stage_name=stage_name,
+        default_authorizer=default_authorizer,
+        authorizers=authorizers,
+        gateway_responses={},
+        protocol="HTTP",
+    )
+
+
+def _http_authorizer(
+    api_id: str, name: str, definition: Mapping[str, Any], resolver: _Resolver
+) -> Authorizer:
+    if "FunctionArn" not in definition:
+        raise TemplateError(
+            f"{api_id}: authorizer {name} is not a Lambda authorizer (JWT authorizers are "
+            "not emulated)"
+        )
+    version = resolver.text(definition.get("AuthorizerPayloadFormatVersion", ""))
+    if version != "2.0":
+        raise TemplateError(
+            f"{api_id}: authorizer {name} has AuthorizerPayloadFormatVersion {version!r}; "
+            "the local HTTP API emulates payload format 2.0 only"
+        )
+    identity: Mapping[str, Any] = definition.get("Identity") or {}
+    other_sources = sorted({"QueryStrings", "StageVariables", "Context"} & set(identity))
+    if other_sources:
+        raise TemplateError(
+            f"{api_id}: authorizer {name} uses identity sources the local API does not "
+            f"emulate: {', '.join(other_sources)} (only Headers)"
+        )
+    ttl = identity.get("ReauthorizeEvery", _HTTP_API_DEFAULT_REAUTHORIZE_SECONDS)
+    return Authorizer(
+        name=name,
+        function_id=_function_id_of_arn(definition["FunctionArn"], resolver),
+        payload_type="REQUEST",
+        identity_headers=tuple(identity.get("Headers") or ()),
+        validation_expression=None,
+        ttl_seconds=int(resolver.text(ttl)),
+        simple_responses=resolver.text(definition.get("EnableSimpleResponses", False)) == "true",
+    )
+
+
 def _function_id_of_arn(function_arn: Any, resolver: _Resolver) -> str | None:
     """The logical id behind ``!GetAtt Fn.Arn`` or ``!Sub ${Fn.Arn}``; None otherwise."""
     if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
@@ -524,36 +617,70 @@ def _gateway_response(definition: Mapping[str, Any], resolver: _Resolver) -> Gat
     )
 
 
+# Event type -> (the property naming its API, that API's resource type, the implicit API)
+_API_EVENTS = {
+    "Api": ("RestApiId", "AWS::Serverless::Api", IMPLICIT_API_ID),
+    "HttpApi": ("ApiId", "AWS::Serverless::HttpApi", IMPLICIT_HTTP_API_ID),
+}
+
+
 def _routes(resources: Mapping[str, Any], resolver: _Resolver) -> Iterable[Route]:
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         events: Mapping[str, Any] = (resource.get("Properties") or {}).get("Events") or {}
         for event_name, event in events.items():
-            if event.get("Type") != "Api":
+            event_type = event.get("Type")
+            if event_type not in _API_EVENTS:
                 continue
+            where = f"{logical_id}.{event_name}"
+            id_property, api_type, implicit_id = _API_EVENTS[event_type]
             properties: Mapping[str, Any] = event.get("Properties") or {}
-            rest_api = properties.get("RestApiId")
-            if rest_api is None:
-                api_id = IMPLICIT_API_ID
-            elif isinstance(rest_api, dict) and isinstance(rest_api.get("Ref"), str):
-                api_id = rest_api["Ref"]
+            api_ref = properties.get(id_property)
+            if api_ref is None:
+                api_id = implicit_id
+            elif isinstance(api_ref, dict) and isinstance(api_ref.get("Ref"), str):
+                api_id = api_ref["Ref"]
+                declared = resources.get(api_id)
+                if isinstance(declared, dict) and declared.get("Type") != api_type:
+                    raise TemplateError(f"{where}: {id_property} {api_id} is not an {api_type}")
             else:
-                raise TemplateError(f"{logical_id}.{event_name}: RestApiId must be a !Ref")
+                raise TemplateError(f"{where}: {id_property} must be a !Ref")
+            if event_type == "HttpApi":
+                path, method = _http_api_route(where, properties, resolver)
+            else:
+                path = resolver.text(properties["Path"])
+                method = resolver.text(properties["Method"]).upper()
             auth: Mapping[str, Any] = properties.get("Auth") or {}
             yield Route(
                 function_id=logical_id,
                 api_id=api_id,
-                path=resolver.text(properties["Path"]),
-                method=resolver.text(properties["Method"]).upper(),
+                path=path,
+                method=method,
                 authorizer=auth.get("Authorizer"),
             )
+
+
+def _http_api_route(
+    where: str, properties: Mapping[str, Any], resolver: _Resolver
+) -> tuple[str, str]:
+    """Path and method of an ``HttpApi`` event, as SAM reads them: no Path is the
+    ``$default`` route, no Method is ANY."""
+    version = resolver.text(properties.get("PayloadFormatVersion", "2.0"))
+    if version != "2.0":
+        raise TemplateError(
+            f"{where}: PayloadFormatVersion {version!r}; the local HTTP API emulates 2.0 only"
+        )
+    if "Path" not in properties:
+        return DEFAULT_ROUTE, "ANY"
+    method = resolver.text(properties.get("Method", "ANY")).upper()
+    return resolver.text(properties["Path"]), method
 
 
 def _check_route(route: Route, apis: Mapping[str, Api]) -> None:
     api = apis.get(route.api_id)
     if api is None:
-        raise TemplateError(f"{route.function_id}: RestApiId {route.api_id} is not an API here")
+        raise TemplateError(f"{route.function_id}: API {route.api_id} is not an API here")
     if route.authorizer in (None, "NONE"):
         return
     if route.authorizer not in api.authorizers:

@@ -1,10 +1,13 @@
-"""The API Gateway emulator, against a small fixture API with its own functions."""
+"""The API Gateway emulator, against small fixture APIs (REST and HTTP) with their own
+functions."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,27 +15,32 @@ from typing import Any
 import pytest
 import requests
 
-from gatekey_local.emulator import BackgroundApi, serve_in_thread
+from gatekey_local.emulator import BackgroundApi, PortInUseError, serve_in_thread
 from gatekey_local.template import FunctionSource, TemplateError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emulator"
 TEMPLATE = FIXTURES / "template.yaml"
+HTTP_TEMPLATE = FIXTURES / "http_api.yaml"
 GOOD = {"Authorization": "good-s3cret-token", "User-Agent": "emulator-tests/1.0"}
 
 
 class FixtureApi:
-    """A running fixture API, a session to call it, and the authorizer's event log."""
+    """A running fixture API, a session to call it, and the authorizer's event log.
 
-    def __init__(self, api: BackgroundApi, events_file: Path):
+    ``api_id`` picks which API of the template the requests go to (the first by default).
+    """
+
+    def __init__(self, api: BackgroundApi, events_file: Path, api_id: str | None = None):
         self.api = api
+        self.url = api.urls[api_id] if api_id is not None else api.url
         self.events_file = events_file
         self.session = requests.Session()
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.get(self.api.url + path, timeout=10, **kwargs)
+        return self.session.get(self.url + path, timeout=10, **kwargs)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, self.api.url + path, timeout=10, **kwargs)
+        return self.session.request(method, self.url + path, timeout=10, **kwargs)
 
     def authorizer_events(self) -> list[dict[str, Any]]:
         if not self.events_file.exists():
@@ -41,15 +49,17 @@ class FixtureApi:
         return [json.loads(line) for line in lines]
 
 
-def _start(tmp_path: Path, **options: Any) -> Iterator[FixtureApi]:
+def _start(
+    tmp_path: Path, template: Path = TEMPLATE, api_id: str | None = None, **options: Any
+) -> Iterator[FixtureApi]:
     events_file = tmp_path / "authorizer-events.jsonl"
     api = serve_in_thread(
-        TEMPLATE,
+        template,
         env={"AUTHORIZER_EVENTS_FILE": str(events_file), "ECHO_FROM_CALLER": "given"},
         table_name="fixture-table",
         **options,
     )
-    fixture = FixtureApi(api, events_file)
+    fixture = FixtureApi(api, events_file, api_id)
     try:
         yield fixture
     finally:
@@ -345,3 +355,311 @@ def test_imported_authorizer_needs_its_handler(tmp_path):
     assert allowed.json()["event"]["requestContext"]["stage"] == "prod"
     assert refused.status_code == 401
     assert refused.json() == {"message": "Unauthorized"}
+
+
+# HTTP APIs (payload 2.0)
+
+CONTEXT = {"user": "alice", "admin": True, "level": 3, "tags": ["a", "b"]}
+
+
+@pytest.fixture
+def http_api(tmp_path: Path) -> Iterator[FixtureApi]:
+    yield from _start(tmp_path, HTTP_TEMPLATE, "FixtureHttpApi")
+
+
+@pytest.fixture
+def uncached_http_api(tmp_path: Path) -> Iterator[FixtureApi]:
+    yield from _start(
+        tmp_path, HTTP_TEMPLATE, "FixtureHttpApi", parameter_overrides={"CacheSeconds": "0"}
+    )
+
+
+def http_message(response: requests.Response, status: int) -> str:
+    """The ``{"message": ...}`` of one of an HTTP API's own answers."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["apigw-requestid"]
+    body = response.json()
+    assert set(body) == {"message"}, body
+    message: str = body["message"]
+    return message
+
+
+def test_a_rest_and_an_http_api_declaring_the_same_route_get_a_port_each(http_api):
+    urls = http_api.api.urls
+    assert list(urls) == ["FixtureRestApi", "FixtureHttpApi"], "template order"
+    assert urls["FixtureRestApi"] != urls["FixtureHttpApi"]
+    assert http_api.api.url == urls["FixtureRestApi"]
+    with requests.Session() as session:
+        rest = session.get(urls["FixtureRestApi"] + "/items/7", timeout=10)
+    assert echoed(rest)["event"]["resource"] == "/items/{item_id}"
+    assert echoed(http_api.get("/items/7", headers=GOOD))["event"]["version"] == "2.0"
+
+
+def test_ports_follow_the_given_one_and_a_taken_port_is_reported(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        first = probe.getsockname()[1]
+    options: dict[str, Any] = {"env": {"AUTHORIZER_EVENTS_FILE": str(tmp_path / "events")}}
+    try:
+        api = serve_in_thread(HTTP_TEMPLATE, port=first, **options)
+    except PortInUseError:
+        pytest.skip(f"port {first} or {first + 1} was taken meanwhile")
+    with api:
+        assert api.urls == {
+            "FixtureRestApi": f"http://127.0.0.1:{first}",
+            "FixtureHttpApi": f"http://127.0.0.1:{first + 1}",
+        }
+        with pytest.raises(PortInUseError, match=f"port {first} is in use"):
+            serve_in_thread(HTTP_TEMPLATE, port=first, **options)
+    assert "AUTHORIZER_EVENTS_FILE" not in os.environ
+
+
+def test_http_routing_literal_parameter_and_greedy(http_api):
+    assert echoed(http_api.get("/items/search", headers=GOOD))["event"]["routeKey"] == (
+        "GET /items/search"
+    )
+    event = echoed(http_api.get("/items/a%20b", headers=GOOD))["event"]
+    assert event["routeKey"] == "GET /items/{item_id}"
+    assert event["pathParameters"] == {"item_id": "a b"}
+    event = echoed(http_api.request("DELETE", "/files/a/b/c.txt"))["event"]
+    assert event["routeKey"] == "ANY /files/{path+}"
+    assert event["requestContext"]["http"]["method"] == "DELETE"
+    assert event["pathParameters"] == {"path": "a/b/c.txt"}
+    assert len(http_api.authorizer_events()) == 1
+
+
+def test_http_unknown_route_or_method_is_a_404_without_the_authorizer(http_api):
+    for method, path in [("GET", "/nowhere"), ("DELETE", "/items/1"), ("GET", "/")]:
+        assert http_message(http_api.request(method, path, headers=GOOD), 404) == "Not Found"
+    assert http_api.authorizer_events() == []
+
+
+def test_implicit_http_api_and_its_default_route(tmp_path):
+    with (
+        serve_in_thread(FIXTURES / "http_default_route.yaml") as api,
+        requests.Session() as session,
+    ):
+        assert list(api.urls) == ["ServerlessHttpApi"]
+        hello = echoed(session.get(f"{api.url}/hello", timeout=10))["event"]
+        other = echoed(session.post(f"{api.url}/x/y?z=1", timeout=10))["event"]
+    assert hello["routeKey"] == "GET /hello"
+    assert other["routeKey"] == "$default"
+    assert other["rawPath"] == "/x/y"
+    assert other["requestContext"]["routeKey"] == "$default"
+    assert other["requestContext"]["stage"] == "$default"
+    assert "pathParameters" not in other
+
+
+def test_http_proxy_event_has_the_v2_shape(http_api):
+    response = http_api.get(
+        "/items/42?q=x%20y&tag=a&tag=b",
+        headers={**GOOD, "Cookie": "c1=v1; c2=v2", "X-Custom": "Mixed-Case"},
+    )
+    event = echoed(response)["event"]
+    assert set(event) == {
+        "version",
+        "routeKey",
+        "rawPath",
+        "rawQueryString",
+        "cookies",
+        "headers",
+        "queryStringParameters",
+        "requestContext",
+        "pathParameters",
+        "isBase64Encoded",
+    }, "empty fields (body, stageVariables) are left out, as API Gateway does"
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /items/{item_id}"
+    assert event["rawPath"] == "/items/42"
+    assert event["rawQueryString"] == "q=x%20y&tag=a&tag=b"
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert event["queryStringParameters"] == {"q": "x y", "tag": "a,b"}
+    assert event["pathParameters"] == {"item_id": "42"}
+    assert event["isBase64Encoded"] is False
+    headers = event["headers"]
+    assert all(name == name.lower() for name in headers)
+    assert "cookie" not in headers
+    assert headers["authorization"] == "good-s3cret-token"
+    assert headers["x-custom"] == "Mixed-Case"
+    assert headers["x-forwarded-for"] == "127.0.0.1"
+
+    context = event["requestContext"]
+    assert context["accountId"] == "123456789012"
+    assert context["apiId"] == "local"
+    assert context["http"] == {
+        "method": "GET",
+        "path": "/items/42",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.1",
+        "userAgent": "emulator-tests/1.0",
+    }
+    assert context["requestId"] == response.headers["apigw-requestid"]
+    assert context["routeKey"] == "GET /items/{item_id}"
+    assert context["stage"] == "$default"
+    assert context["time"].endswith(" +0000")
+    assert isinstance(context["timeEpoch"], int)
+    assert context["authorizer"] == {"lambda": CONTEXT}, "context values keep their JSON types"
+
+
+def test_http_request_bodies_are_text_or_base64(http_api):
+    event = echoed(http_api.request("POST", "/items", headers=GOOD, json={"name": "n"}))["event"]
+    assert json.loads(event["body"]) == {"name": "n"}
+    assert event["isBase64Encoded"] is False
+    binary = {**GOOD, "Content-Type": "application/octet-stream"}
+    event = echoed(http_api.request("POST", "/items", headers=binary, data=b"\x00\xff"))["event"]
+    assert base64.b64decode(event["body"]) == b"\x00\xff"
+    assert event["isBase64Encoded"] is True
+
+
+def test_http_structured_response_with_headers_and_cookies(http_api):
+    response = http_api.request("POST", "/items", headers=GOOD, json={})
+    assert response.status_code == 201
+    assert response.headers["x-echo"] == "yes"
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.raw.headers.getlist("Set-Cookie") == ["a=1; Path=/", "b=2"]
+    assert response.headers["apigw-requestid"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("inferred", b'{"orders": [], "count": 0}'), ("string", b'"hello"')],
+)
+def test_http_response_without_status_code_is_a_200_json_body(http_api, kind, body):
+    response = http_api.get(f"/answers/{kind}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.content == body
+
+
+def test_http_base64_response_body_is_decoded(http_api):
+    response = http_api.get("/answers/binary")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.content == b"\x00\x01\xff"
+
+
+@pytest.mark.parametrize("kind", ["crash", "malformed"])
+def test_http_handler_failure_is_a_500(http_api, caplog, kind):
+    with caplog.at_level(logging.INFO, logger="gatekey_local"):
+        response = http_api.get(f"/answers/{kind}", headers=GOOD)
+    assert http_message(response, 500) == "Internal Server Error"
+    assert "HttpEchoFunction failed" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+def test_http_public_route_skips_the_authorizer(http_api):
+    event = echoed(http_api.get("/files/x"))["event"]
+    assert "authorizer" not in event["requestContext"]
+    assert http_api.authorizer_events() == []
+
+
+def test_http_authorizer_receives_a_payload_2_event(http_api):
+    echoed(http_api.get("/items/7?q=1", headers={**GOOD, "Cookie": "c=1"}))
+    (event,) = http_api.authorizer_events()
+    assert set(event) == {
+        "version",
+        "type",
+        "routeArn",
+        "identitySource",
+        "routeKey",
+        "rawPath",
+        "rawQueryString",
+        "cookies",
+        "headers",
+        "queryStringParameters",
+        "requestContext",
+        "pathParameters",
+        "stageVariables",
+    }
+    assert event["version"] == "2.0"
+    assert event["type"] == "REQUEST"
+    assert (
+        event["routeArn"] == "arn:aws:execute-api:us-east-1:123456789012:local/$default/GET/items/7"
+    )
+    assert event["identitySource"] == ["good-s3cret-token", "emulator-tests/1.0"]
+    assert event["routeKey"] == "GET /items/{item_id}"
+    assert event["rawPath"] == "/items/7"
+    assert event["rawQueryString"] == "q=1"
+    assert event["cookies"] == ["c=1"]
+    assert event["headers"]["authorization"] == "good-s3cret-token"
+    assert event["headers"]["user-agent"] == "emulator-tests/1.0"
+    assert "cookie" not in event["headers"]
+    assert event["queryStringParameters"] == {"q": "1"}
+    assert event["pathParameters"] == {"item_id": "7"}
+    assert event["stageVariables"] == {}
+    context = event["requestContext"]
+    assert context["routeKey"] == "GET /items/{item_id}"
+    assert context["stage"] == "$default"
+    assert context["http"]["method"] == "GET"
+    assert context["requestId"] and context["time"] and isinstance(context["timeEpoch"], int)
+    assert "authorizer" not in context
+
+
+def test_http_simple_response_denied_is_a_403(http_api):
+    response = http_api.get("/items/1", headers={**GOOD, "Authorization": "bad"})
+    assert http_message(response, 403) == "Forbidden"
+
+
+@pytest.mark.parametrize("api_fixture", ["http_api", "uncached_http_api"])
+def test_http_missing_identity_source_is_a_401_without_calling_the_authorizer(request, api_fixture):
+    api = request.getfixturevalue(api_fixture)
+    for headers in ({"User-Agent": "emulator-tests/1.0"}, {**GOOD, "Authorization": ""}):
+        assert http_message(api.get("/items/1", headers=headers), 401) == "Unauthorized"
+    assert api.authorizer_events() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "token"),
+    [
+        ("/items/1", "boom"),
+        ("/items/1", "not-simple"),
+        ("/items/1", "policy"),
+        ("/policy/1", "boom"),
+        ("/policy/1", "simple"),
+    ],
+)
+def test_http_failing_or_malformed_authorizer_is_a_500_and_not_cached(
+    http_api, caplog, path, token
+):
+    for _ in range(2):
+        response = http_api.get(path, headers={**GOOD, "Authorization": token})
+        assert http_message(response, 500) == "Internal Server Error"
+    assert len(http_api.authorizer_events()) == 2
+    assert f"authorizer {'Policy' if path.startswith('/policy') else 'Simple'}" in caplog.text
+
+
+def test_http_iam_policy_allows_with_its_context_and_denies_with_403(http_api):
+    event = echoed(http_api.get("/policy/1", headers=GOOD))["event"]
+    assert event["requestContext"]["authorizer"] == {"lambda": CONTEXT}
+    response = http_api.get("/policy/1", headers={**GOOD, "Authorization": "bad"})
+    assert http_message(response, 403) == "Forbidden"
+
+
+def test_http_cached_policy_is_evaluated_against_each_route(http_api):
+    headers = {**GOOD, "Authorization": "items-only"}
+    event = echoed(http_api.get("/policy/1", headers=headers))["event"]
+    assert event["requestContext"]["authorizer"] == {"lambda": {"scope": "one"}}
+    assert http_message(http_api.get("/policy/2", headers=headers), 403) == "Forbidden"
+    assert len(http_api.authorizer_events()) == 1
+
+
+def test_http_authorizer_result_is_cached_per_authorizer_and_identity_values(http_api):
+    for path in ("/items/1", "/items/2", "/items/search"):
+        echoed(http_api.get(path, headers=GOOD))
+    echoed(http_api.request("POST", "/items", headers=GOOD, json={}))
+    assert len(http_api.authorizer_events()) == 1
+
+    echoed(http_api.get("/items/1", headers={**GOOD, "User-Agent": "another-agent/2.0"}))
+    assert len(http_api.authorizer_events()) == 2
+    echoed(http_api.get("/policy/1", headers=GOOD))
+    assert len(http_api.authorizer_events()) == 3, "another authorizer has its own cache"
+    http_api.get("/items/1", headers={**GOOD, "Authorization": "bad"})
+    http_api.get("/items/1", headers={**GOOD, "Authorization": "bad"})
+    assert len(http_api.authorizer_events()) == 4, "a denial is cached too"
+
+
+def test_http_without_cache_every_request_calls_the_authorizer(uncached_http_api):
+    for _ in range(3):
+        echoed(uncached_http_api.get("/items/1", headers=GOOD))
+    assert len(uncached_http_api.authorizer_events()) == 3

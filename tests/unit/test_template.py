@@ -15,6 +15,7 @@ from gatekey_local.template import (
 )
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+CONSUMER = TEMPLATE.parent / "examples" / "consumer" / "template.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -309,4 +310,127 @@ def test_route_that_only_aws_can_resolve_is_refused(tmp_path):
         """,
     )
     with pytest.raises(TemplateError, match="Fn::ImportValue"):
+        load_template(path)
+
+
+# HTTP APIs
+
+
+def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authorizer():
+    template = load_template(CONSUMER)
+    rest, http = template.apis["OrdersRestApi"], template.apis["OrdersHttpApi"]
+    assert (rest.protocol, rest.stage_name) == ("REST", "v1")
+    assert (http.protocol, http.stage_name) == ("HTTP", "$default")
+    assert http.gateway_responses == {}
+    routes = {route.api_id: route for route in template.routes}
+    assert routes["OrdersHttpApi"].route_key == "GET /orders"
+    assert routes["OrdersRestApi"].path == "/orders"
+    authorizer = effective_authorizer(routes["OrdersHttpApi"], http)
+    assert authorizer is not None
+    assert authorizer.function_id is None, "the ARN is imported from the gatekey stack"
+    assert authorizer.payload_type == "REQUEST"
+    assert authorizer.simple_responses is True
+    assert authorizer.identity_headers == ("Authorization", "User-Agent")
+    assert authorizer.ttl_seconds == 60
+    assert rest.authorizers["GatekeyAuthorizer"].simple_responses is False
+    assert template.table is None
+
+
+def test_http_api_globals_defaults_implicit_api_and_default_route(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        Globals:
+          HttpApi:
+            Auth:
+              DefaultAuthorizer: Lam
+              Authorizers:
+                Lam:
+                  FunctionArn: !GetAtt AuthFn.Arn
+                  AuthorizerPayloadFormatVersion: 2.0
+        Resources:
+          AuthFn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: auth/, Handler: app.handler}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              CodeUri: fn/
+              Handler: app.handler
+              Events:
+                Get: {Type: HttpApi, Properties: {Path: "/x/{id}", Method: get}}
+                Any: {Type: HttpApi, Properties: {Path: /y}}
+                Rest: {Type: Api, Properties: {Path: "/x/{id}", Method: get}}
+                Fallback: {Type: HttpApi, Properties: {Auth: {Authorizer: NONE}}}
+        """,
+    )
+    template = load_template(path)
+    assert set(template.apis) == {"ServerlessHttpApi", "ServerlessRestApi"}
+    api = template.apis["ServerlessHttpApi"]
+    assert (api.protocol, api.stage_name) == ("HTTP", "$default")
+    keys = {route.route_key: route for route in template.routes if route.api_id == api.logical_id}
+    assert set(keys) == {"GET /x/{id}", "ANY /y", "$default"}
+    assert keys["$default"].method == "ANY"
+    assert effective_authorizer(keys["$default"], api) is None
+    authorizer = effective_authorizer(keys["GET /x/{id}"], api)
+    assert authorizer is not None
+    assert authorizer.function_id == "AuthFn"
+    assert authorizer.identity_headers == ()
+    assert authorizer.ttl_seconds == 0, "API Gateway v2 caches only when told to"
+    assert authorizer.simple_responses is False
+    assert template.apis["ServerlessRestApi"].authorizers == {}, "HttpApi globals stay HTTP"
+
+
+HTTP_API_WITH = """
+    Resources:
+      Http:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          Auth:
+            Authorizers:
+              {authorizer}
+      Rest:
+        Type: AWS::Serverless::Api
+        Properties: {{StageName: s}}
+      Fn:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: fn/
+          Handler: app.handler
+          Events:
+            Get: {{Type: HttpApi, Properties: {event}}}
+    """
+LAMBDA_2 = "A: {FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: '2.0'}"
+ROUTE = "{ApiId: !Ref Http, Path: /x, Method: get}"
+
+
+@pytest.mark.parametrize(
+    ("authorizer", "event", "reason"),
+    [
+        (
+            "Jwt: {IdentitySource: $request.header.Authorization, JwtConfiguration: {}}",
+            ROUTE,
+            "JWT authorizers are not emulated",
+        ),
+        (
+            "A: {FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: '1.0'}",
+            ROUTE,
+            "payload format 2.0 only",
+        ),
+        (
+            "A: {FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: '2.0', "
+            "Identity: {QueryStrings: [token]}}",
+            ROUTE,
+            "QueryStrings",
+        ),
+        (LAMBDA_2, "{ApiId: !Ref Http, Path: /x, PayloadFormatVersion: '1.0'}", "2.0 only"),
+        (LAMBDA_2, "{ApiId: !Ref Rest, Path: /x, Method: get}", "not an AWS::Serverless::HttpApi"),
+        (LAMBDA_2, "{ApiId: !Ref Http, Path: /x, Auth: {Authorizer: Nope}}", "not defined"),
+    ],
+)
+def test_http_api_features_the_local_api_cannot_emulate_are_refused(
+    tmp_path, authorizer, event, reason
+):
+    path = write(tmp_path, HTTP_API_WITH.format(authorizer=authorizer, event=event))
+    with pytest.raises(TemplateError, match=reason):
         load_template(path)
