@@ -127,13 +127,17 @@ class _FunctionRunner:
     """Imports each handler on first use (a cold start) and calls it with a context.
 
     Every function's module is named ``app``; each is imported under a unique module
-    name with its own directory on ``sys.path`` only while it is being imported.
+    name with its own directory on ``sys.path`` only while it is being imported. Like
+    one Lambda container, a function handles one invocation at a time (its module-level
+    state, such as a Powertools resolver's current event, is not thread-safe); different
+    functions run concurrently.
     """
 
     _import_lock = threading.Lock()
 
     def __init__(self, functions: Mapping[str, _LocalFunction]):
         self._functions = functions
+        self._invocation_locks = {key: threading.Lock() for key in functions}
         self._handlers: dict[str, Handler] = {}
         self._module_names: list[str] = []
         self._instance = uuid.uuid4().hex[:8]
@@ -151,7 +155,8 @@ class _FunctionRunner:
             deadline=time.monotonic() + function.timeout_seconds,
             log_group_name=f"/aws/lambda/{function.name}",
         )
-        result = handler(event, context)
+        with self._invocation_locks[function_key]:
+            result = handler(event, context)
         if time.monotonic() > context.deadline:
             raise FunctionTimeout(
                 f"{function.name} ran longer than its {function.timeout_seconds} s Timeout"

@@ -89,3 +89,27 @@ def test_missing_table_is_service_unavailable(store):
     missing = Store(store.client, f"missing-{uuid.uuid4().hex[:6]}")
     with pytest.raises(ServiceUnavailable):
         missing.get_user("anyone")
+
+
+def test_concurrent_creates_of_one_handle_yield_exactly_one_key(store):
+    """Real concurrency against DynamoDB: the conditional transaction lets one writer win."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gatekey.errors import HandleTaken
+    from gatekey.keys import get_key_service
+    from tests.helpers import make_user
+
+    owner = make_user().principal()
+    service = get_key_service()
+
+    def create(_: int) -> str:
+        try:
+            service.create(owner, handle="race", alias=None, key_type="token", expires_at=None)
+        except HandleTaken:
+            return "taken"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = sorted(pool.map(create, range(8)))
+    assert outcomes == ["created"] + ["taken"] * 7
+    assert [key["handle"] for key in store.list_keys(owner.user_id)] == ["race"]

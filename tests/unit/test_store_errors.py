@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from gatekey import key_tokens, session_tokens
 from gatekey.errors import EmailTaken, HandleTaken, NotFound, ServiceUnavailable
 from gatekey.keyring import Keyring
-from gatekey.store import Store
+from gatekey.store import TRANSACTION_ATTEMPTS, Store
 from tests.helpers import load_event, load_handler, reset_gatekey_caches
 
 TABLE = "gatekey-unit"
@@ -171,12 +171,26 @@ def test_transaction_cancelled_by_throttling_or_conflict_is_service_unavailable(
 ):
     """Not a taken handle or email: the client should retry, not pick another name."""
     store, stubber = stubbed
+    # A conflict is retried (TRANSACTION_ATTEMPTS in all) before it becomes a 503.
+    attempts = TRANSACTION_ATTEMPTS if reason == "TransactionConflict" else 1
     for position in range(actions):
         codes = ["None"] * actions
         codes[position] = reason
-        cancelled(stubber, *codes)
+        for _ in range(attempts):
+            cancelled(stubber, *codes)
         with pytest.raises(ServiceUnavailable):
             OPERATIONS[operation][1](store)
+        stubber.assert_no_pending_responses()
+
+
+def test_transaction_conflict_is_retried_until_the_condition_decides(stubbed):
+    """Two creates of one handle at once: the loser retries and then gets handle_taken."""
+    store, stubber = stubbed
+    cancelled(stubber, "TransactionConflict", "None")
+    cancelled(stubber, "ConditionalCheckFailed", "None")
+    with pytest.raises(HandleTaken):
+        store.create_key(a_key())
+    stubber.assert_no_pending_responses()
 
 
 def test_transaction_throttled_next_to_a_failed_condition_is_service_unavailable(stubbed):

@@ -19,6 +19,8 @@ compares the expiry itself and treats an expired item as absent.
 
 from __future__ import annotations
 
+import random
+import time
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
 BATCH_GET_ROUNDS = 5
+TRANSACTION_ATTEMPTS = 4
 
 # Errors that mean "the database is not answering well"; everything else is a bug.
 UNAVAILABLE_CODES = frozenset(
@@ -181,7 +184,20 @@ class Store:
         return [item for item in items if not is_expired(item)]
 
     def _transact(self, actions: list[dict[str, Any]]) -> list[str]:
-        """Runs a transaction; returns the per-item cancellation codes ([] on success)."""
+        """Runs a transaction; returns the per-item cancellation codes ([] on success).
+
+        A conflict with another transaction on the same items is retried briefly, so two
+        concurrent creates of one handle end as one success and one condition failure
+        rather than a 503.
+        """
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            codes = self._transact_once(actions)
+            if "TransactionConflict" not in codes:
+                return codes
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter
+        raise ServiceUnavailable()
+
+    def _transact_once(self, actions: list[dict[str, Any]]) -> list[str]:
         from botocore.exceptions import ClientError
 
         try:
@@ -193,6 +209,8 @@ class Store:
             codes = [reason.get("Code", "None") for reason in reasons]
             if "ValidationError" in codes:
                 raise  # a malformed transaction is our bug, not the caller's conflict
+            if "TransactionConflict" in codes:
+                return codes
             if any(c in TRANSIENT_CANCELLATION_CODES or c in UNAVAILABLE_CODES for c in codes):
                 raise ServiceUnavailable() from exc
             return codes or ["Unknown"]
