@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.set_defaults(run=user_create)
 
     commands.add_parser(
-        "local", help="run DynamoDB Local and the local API (see `gatekey local --help`)"
+        "local", help="run DynamoDB Local and the local APIs (see `gatekey local --help`)"
     )
     return parser
 

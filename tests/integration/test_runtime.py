@@ -43,8 +43,13 @@ def test_unreadable_signing_secret_is_reported(tmp_path):
 
 
 @contextmanager
-def local_run(tmp_path: Path, environment: Mapping[str, str]) -> Iterator[tuple[str, Path]]:
-    """`python -m gatekey_local.runtime` on the fixture template; yields its URL and log."""
+def local_run(
+    tmp_path: Path,
+    environment: Mapping[str, str],
+    template: Path = FIXTURE_TEMPLATE,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[tuple[str, Path]]:
+    """`python -m gatekey_local.runtime` on a template; yields its first API's URL and log."""
     log_path = tmp_path / "local-run.log"
     env = {
         key: value
@@ -58,18 +63,21 @@ def local_run(tmp_path: Path, environment: Mapping[str, str]) -> Iterator[tuple[
         "-m",
         "gatekey_local.runtime",
         "--template",
-        str(FIXTURE_TEMPLATE),
+        str(template),
         "--data-dir",
         str(tmp_path / "data"),
+        *extra_args,
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
-        while (found := URL_LINE.search(log_path.read_text())) is None:
+        while "DynamoDB endpoint:" not in log_path.read_text():
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
+        found = URL_LINE.search(log_path.read_text())
+        assert found is not None, log_path.read_text()
         yield found.group(1), log_path
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0, log_path.read_text()
@@ -127,3 +135,38 @@ def test_local_run_starts_and_stops_its_own_dynamodb_local(tmp_path):
     assert not (tmp_path / "data" / "signing-key.json").exists(), "GATEKEY_SECRET was given"
     with pytest.raises(requests.ConnectionError), requests.Session() as session:
         session.get(f"http://127.0.0.1:{database_port}", timeout=5)
+
+
+def test_consumer_example_runs_against_the_gatekey_table(tmp_path, gatekey_env):
+    """The second terminal of examples/consumer/README.md, as a real process."""
+    from gatekey.keys import get_key_service
+    from tests.helpers import REPO_ROOT, make_user, reset_gatekey_caches
+
+    reset_gatekey_caches()
+    user = make_user()
+    key = get_key_service().create(
+        user.principal(), handle="orders", alias=None, key_type="token", expires_at=None
+    )
+    environment = {
+        name: gatekey_env[name] for name in ("DYNAMODB_ENDPOINT", "GATEKEY_TABLE", "GATEKEY_SECRET")
+    }
+    authorizer = "GatekeyAuthorizer=functions/authorizer:app.lambda_handler"
+    with local_run(
+        tmp_path,
+        environment,
+        template=REPO_ROOT / "examples" / "consumer" / "template.yaml",
+        extra_args=("--authorizer", authorizer),
+    ) as (_, log_path):
+        urls = URL_LINE.findall(log_path.read_text())
+        assert len(urls) == 2, "one REST and one HTTP API"
+        with requests.Session() as session:
+            for url, api in zip(urls, ("rest", "http"), strict=True):
+                allowed = session.get(
+                    f"{url}/orders", headers={"Authorization": key["token"]}, timeout=10
+                )
+                assert allowed.status_code == 200, allowed.text
+                assert allowed.json()["api"] == api
+                assert allowed.json()["caller"]["user_id"] == user.user_id
+                assert allowed.json()["caller"]["key_handle"] == "orders"
+                refused = session.get(f"{url}/orders", headers={"Authorization": "x"}, timeout=10)
+                assert refused.status_code in (401, 403)
