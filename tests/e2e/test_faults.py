@@ -174,6 +174,8 @@ def unexpected(response: Any, elapsed: float, expected_status: int = 503) -> str
         return f"{response.status_code} {response.text[:300]}"
     if expected_status == 503 and response.json() != UNAVAILABLE_BODY:
         return f"503 with body {response.text[:300]}"
+    if expected_status == 503 and response.headers.get("Retry-After") != "1":
+        return f"503 without Retry-After: 1 ({response.headers.get('Retry-After')!r})"
     return None
 
 
