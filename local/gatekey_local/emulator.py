@@ -1197,6 +1197,13 @@ class ApiServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response (a closed browser tab) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s went away mid-response", client_address[0])
+            return
+        super().handle_error(request, client_address)
+
 
 class PortInUseError(OSError):
     """An API's port is already taken."""
