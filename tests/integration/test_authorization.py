@@ -164,3 +164,14 @@ def test_revoked_access_token_is_refused_and_costs_a_second_read_only_there(stor
     before = store.calls
     authorizer.authorize(other["access_token"], USER_AGENT)
     assert store.calls - before == 1
+
+
+@pytest.mark.slow
+def test_a_session_in_use_never_lapses_between_throttled_touches(configure, user):
+    """A touch interval longer than the idle period is capped at half of it."""
+    configure(GATEKEY_SESSION_IDLE_SECONDS="4", GATEKEY_TOUCH_INTERVAL_SECONDS="3600")
+    tokens = login(user)
+    authorizer = get_authorizer()
+    for _ in range(6):
+        time.sleep(1)
+        assert authorizer.authorize(tokens["access_token"], USER_AGENT).user_id == user.user_id

@@ -193,8 +193,13 @@ class Authorizer:
         return session
 
     def _touch_session(self, session: Item) -> None:
+        """Slides the idle expiry; never less often than twice per idle period, so a
+        session in use cannot expire because its touches were throttled."""
         now = clock.now()
-        if now - int(session["last_used_at"]) < self.settings.touch_interval_seconds:
+        interval = min(
+            self.settings.touch_interval_seconds, self.settings.session_idle_seconds // 2
+        )
+        if now - int(session["last_used_at"]) < interval:
             return
         ttl = min(now + self.settings.session_idle_seconds, int(session["max_expires_at"]))
         if not self.store.touch_session(session["session_id"], at=now, ttl=ttl):
