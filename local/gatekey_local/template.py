@@ -12,7 +12,7 @@ run can resolve is supported; anything else raises :class:`TemplateError` with a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -471,29 +471,50 @@ def _api(
     resolver: _Resolver,
 ) -> Api:
     properties = {**(globals_section.get("Api") or {}), **own_properties}
-    auth: Mapping[str, Any] = properties.get("Auth") or {}
-    authorizers = {
-        name: _authorizer(logical_id, name, definition, resolver)
-        for name, definition in (auth.get("Authorizers") or {}).items()
-    }
-    default_authorizer = auth.get("DefaultAuthorizer")
-    if default_authorizer is not None and default_authorizer not in authorizers:
-        raise TemplateError(f"{logical_id}: DefaultAuthorizer {default_authorizer} is not defined")
+    default_authorizer, authorizers = _api_authorizers(
+        logical_id, properties, resolver, _authorizer, "is not defined"
+    )
     responses = {
         response_type: _gateway_response(definition, resolver)
         for response_type, definition in (properties.get("GatewayResponses") or {}).items()
     }
-    try:
-        stage_name = resolver.text(properties.get("StageName", "Prod"))
-    except _Unresolvable as exc:
-        raise TemplateError(f"{logical_id}: cannot resolve StageName ({exc})") from exc
     return Api(
         logical_id=logical_id,
-        stage_name=stage_name,
+        stage_name=_stage_name(logical_id, properties, resolver, "Prod"),
         default_authorizer=default_authorizer,
         authorizers=authorizers,
         gateway_responses=responses,
     )
+
+
+def _api_authorizers(
+    logical_id: str,
+    properties: Mapping[str, Any],
+    resolver: _Resolver,
+    read_authorizer: Callable[[str, str, Mapping[str, Any], _Resolver], Authorizer],
+    undefined_default: str,
+) -> tuple[str | None, dict[str, Authorizer]]:
+    """An API's `Auth`: its authorizers by name and the default one, which must exist."""
+    auth: Mapping[str, Any] = properties.get("Auth") or {}
+    authorizers = {
+        name: read_authorizer(logical_id, name, definition, resolver)
+        for name, definition in (auth.get("Authorizers") or {}).items()
+    }
+    default_authorizer = auth.get("DefaultAuthorizer")
+    if default_authorizer is not None and default_authorizer not in authorizers:
+        raise TemplateError(
+            f"{logical_id}: DefaultAuthorizer {default_authorizer} {undefined_default}"
+        )
+    return default_authorizer, authorizers
+
+
+def _stage_name(
+    logical_id: str, properties: Mapping[str, Any], resolver: _Resolver, default: str
+) -> str:
+    try:
+        return resolver.text(properties.get("StageName", default))
+    except _Unresolvable as exc:
+        raise TemplateError(f"{logical_id}: cannot resolve StageName ({exc})") from exc
 
 
 def _authorizer(
@@ -533,24 +554,17 @@ def _http_api(
     resolver: _Resolver,
 ) -> Api:
     properties = {**(globals_section.get("HttpApi") or {}), **own_properties}
-    auth: Mapping[str, Any] = properties.get("Auth") or {}
-    authorizers = {
-        name: _http_authorizer(logical_id, name, definition, resolver)
-        for name, definition in (auth.get("Authorizers") or {}).items()
-    }
-    default_authorizer = auth.get("DefaultAuthorizer")
-    if default_authorizer is not None and default_authorizer not in authorizers:
-        raise TemplateError(
-            f"{logical_id}: DefaultAuthorizer {default_authorizer} is not a Lambda authorizer "
-            "defined on this API (the local API emulates Lambda authorizers only)"
-        )
-    try:
-        stage_name = resolver.text(properties.get("StageName", "$default"))
-    except _Unresolvable as exc:
-        raise TemplateError(f"{logical_id}: cannot resolve StageName ({exc})") from exc
+    default_authorizer, authorizers = _api_authorizers(
+        logical_id,
+        properties,
+        resolver,
+        _http_authorizer,
+        "is not a Lambda authorizer defined on this API "
+        "(the local API emulates Lambda authorizers only)",
+    )
     return Api(
         logical_id=logical_id,
-        stage_name=stage_name,
+        stage_name=_stage_name(logical_id, properties, resolver, "$default"),
         default_authorizer=default_authorizer,
         authorizers=authorizers,
         gateway_responses={},
