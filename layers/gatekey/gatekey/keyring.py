@@ -20,7 +20,6 @@ from gatekey.errors import ConfigurationError, InvalidToken, ServiceUnavailable
 from gatekey.settings import Settings, get_settings
 
 MIN_KEY_LENGTH = 32
-KNOWN_WEAK_KEYS = frozenset({"secret", "changeme", "change-me", "gatekey", "password"})
 REFRESH_SECONDS = 300
 
 
@@ -34,7 +33,7 @@ class Keyring:
 
     @classmethod
     def parse(cls, raw: str) -> Keyring:
-        """Read the secret's text; refuses missing, short or well-known keys."""
+        """Read the secret's text; refuses missing or short keys (short defaults too)."""
         text = raw.strip()
         if text.startswith("{"):
             try:
@@ -54,7 +53,7 @@ class Keyring:
         if current not in keys:
             raise ConfigurationError(f"the signing secret has no key {current!r}")
         for kid, key in keys.items():
-            if len(key) < MIN_KEY_LENGTH or key.decode().lower() in KNOWN_WEAK_KEYS:
+            if len(key) < MIN_KEY_LENGTH:
                 raise ConfigurationError(
                     f"signing key {kid!r} is too weak: use at least {MIN_KEY_LENGTH} random chars"
                 )
