@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gatekey import keyring, settings, store, users
+from gatekey import keyring, scopes, settings, store, users
 from gatekey.principal import SESSION, Principal
 
 PASSWORD = "correct horse battery staple"
@@ -34,6 +34,8 @@ class TestUser:
 
     def principal(self, **details: Any) -> Principal:
         """The user as the authorizer would describe them (a session by default)."""
+        if details.get("token_type", SESSION) == SESSION:
+            details.setdefault("scopes", scopes.SESSION_SCOPES)
         return Principal(
             user_id=self.user_id,
             account_id=self.account_id,

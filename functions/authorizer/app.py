@@ -15,7 +15,7 @@ from typing import Any
 
 from gatekey import authorizer_events
 from gatekey.authorization import get_authorizer
-from gatekey.errors import InvalidToken, NotAuthenticated, ServiceUnavailable
+from gatekey.errors import ConfigurationError, InvalidToken, NotAuthenticated, ServiceUnavailable
 from gatekey.settings import get_settings
 from gatekey.store import get_store
 
@@ -25,6 +25,13 @@ logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
 
 class AuthorizerUnavailable(Exception):
     """Raised to API Gateway when the credential could not be checked."""
+
+
+class Unauthorized(Exception):
+    """API Gateway's own 401 (UNAUTHORIZED): raised with exactly this message."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
 
 
 # Build the DynamoDB client during init, then move everything allocated so far (mostly
@@ -40,6 +47,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (KeyError, TypeError, AttributeError):
         logger.warning("unrecognised authorizer event")
         raise AuthorizerUnavailable("unrecognised event") from None
+    except ConfigurationError as error:
+        logger.warning("misconfigured API: %s", error)
+        raise AuthorizerUnavailable("configuration error") from None
     simple = get_settings().http_api_simple_responses
     try:
         principal = get_authorizer().authorize(
@@ -49,6 +59,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     except (NotAuthenticated, InvalidToken) as error:
         logger.info("denied %s event: %s", request.kind, error.code)
+        if request.route_scopes is not None and request.kind == authorizer_events.REQUEST:
+            # This API's ACCESS_DENIED (403) means "lacks the route's scope"; a bad
+            # credential must get the 401 that only raising "Unauthorized" gives.
+            raise Unauthorized() from None
         return authorizer_events.deny(request, error, simple=simple)
     except ServiceUnavailable:
         logger.warning("store unavailable; failing closed")

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey import scopes
 from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
 from gatekey.bots import get_bot_service
 from gatekey.models import CreateBotRequest
@@ -18,24 +19,28 @@ app = create_app()
 
 @app.post("/account/bots")
 def create_bot() -> Response[str]:
+    admin = current_principal(app, scopes.BOTS)
     body = parse_body(app, CreateBotRequest)
-    return json_response(201, get_bot_service().create(current_principal(app), body.name))
+    bot_scopes = tuple(body.scopes or scopes.DEFAULT_SCOPES)
+    return json_response(201, get_bot_service().create(admin, body.name, bot_scopes))
 
 
 @app.get("/account/bots")
 def list_bots() -> Response[str]:
-    return json_response(200, get_bot_service().list(current_principal(app)))
+    return json_response(200, get_bot_service().list(current_principal(app, scopes.BOTS)))
 
 
 @app.delete("/account/bots/<bot_id>")
 def delete_bot(bot_id: str) -> Response[str]:
-    get_bot_service().delete(current_principal(app), bot_id)
+    get_bot_service().delete(current_principal(app, scopes.BOTS), bot_id)
     return empty_response(204)
 
 
 @app.post("/account/bots/<bot_id>/token")
 def regenerate_bot_token(bot_id: str) -> Response[str]:
-    return json_response(200, get_bot_service().regenerate_token(current_principal(app), bot_id))
+    return json_response(
+        200, get_bot_service().regenerate_token(current_principal(app, scopes.BOTS), bot_id)
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from gatekey import scopes
 from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
 from gatekey.models import RevokeRequest
 from gatekey.revocation import get_revocation_service
@@ -37,12 +38,14 @@ def revoke_given_token() -> Response[str]:
 
 @app.get("/user/sessions")
 def list_sessions() -> Response[str]:
-    return json_response(200, get_revocation_service().list_sessions(current_principal(app)))
+    return json_response(
+        200, get_revocation_service().list_sessions(current_principal(app, scopes.SESSIONS))
+    )
 
 
 @app.delete("/user/sessions/<session_id>")
 def end_session(session_id: str) -> Response[str]:
-    get_revocation_service().end_session(current_principal(app), session_id)
+    get_revocation_service().end_session(current_principal(app, scopes.SESSIONS), session_id)
     return empty_response(204)
 
 

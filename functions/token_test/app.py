@@ -29,6 +29,7 @@ def authenticated() -> Response[str]:
     token: dict[str, Any] = {
         "type": principal.token_type,
         "expires_at": clock.iso(principal.token_expires_at),
+        "scopes": list(principal.scopes),
     }
     if principal.key_handle:
         token["handle"] = principal.key_handle

@@ -633,7 +633,7 @@ class RestGateway:
             "queryStringParameters": _single_values(query) or None,
             "multiValueQueryStringParameters": _multi_values(query) or None,
             "pathParameters": path_parameters or None,
-            "stageVariables": None,
+            "stageVariables": dict(self.api.stage_variables) or None,
             "requestContext": request_context,
             "body": request.body.decode("utf-8", errors="replace") if request.body else None,
             "isBase64Encoded": False,
@@ -729,7 +729,7 @@ class RestGateway:
                     "queryStringParameters": _single_values(query),
                     "multiValueQueryStringParameters": _multi_values(query),
                     "pathParameters": dict(path_parameters),
-                    "stageVariables": {},
+                    "stageVariables": dict(self.api.stage_variables),
                     "requestContext": dict(request_context),
                 }
             started = time.monotonic()
@@ -939,6 +939,8 @@ class HttpGateway:
             event["isBase64Encoded"] = False
         if path_parameters:
             event["pathParameters"] = path_parameters
+        if self.api.stage_variables:
+            event["stageVariables"] = dict(self.api.stage_variables)
         try:
             result = self._functions.invoke(compiled.route.function_id, event)
             return _http_integration_response(result, request_id)
@@ -986,11 +988,14 @@ class HttpGateway:
         Every identity source must be present and non-empty whether or not caching is
         on (API Gateway v2 validates them before calling the authorizer).
         """
-        identity = tuple(
-            parts.headers.get(name.lower(), "") for name in authorizer.identity_headers
-        )
-        if not all(identity):
+        headers = tuple(parts.headers.get(name.lower(), "") for name in authorizer.identity_headers)
+        if not all(headers):
             return _HTTP_UNAUTHORIZED
+        # `$context.*` sources (e.g. routeKey) join the headers in the identity: the
+        # cache key, and the event's identitySource list.
+        identity = headers + tuple(
+            str(request_context.get(name, "")) for name in authorizer.identity_context
+        )
         route_arn = (
             f"arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:{LOCAL_API_ID}/"
             f"{self.api.stage_name}/{request.method}/{parts.raw_path.lstrip('/')}"
@@ -1011,7 +1016,7 @@ class HttpGateway:
                 "queryStringParameters": parts.query,
                 "requestContext": dict(request_context),
                 "pathParameters": dict(path_parameters),
-                "stageVariables": {},
+                "stageVariables": dict(self.api.stage_variables),
             }
             try:
                 answer = self._functions.invoke_authorizer(self.api, authorizer, event)

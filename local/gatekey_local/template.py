@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -158,6 +158,7 @@ class Authorizer:
     validation_expression: str | None
     ttl_seconds: int
     simple_responses: bool = False
+    identity_context: tuple[str, ...] = ()  # `$context.<name>` identity sources (HTTP APIs)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class Api:
     authorizers: Mapping[str, Authorizer]
     gateway_responses: Mapping[str, GatewayResponse]
     protocol: Literal["REST", "HTTP"] = "REST"
+    stage_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -484,7 +486,29 @@ def _api(
         default_authorizer=default_authorizer,
         authorizers=authorizers,
         gateway_responses=responses,
+        stage_variables=_stage_variables(logical_id, properties.get("Variables"), resolver),
     )
+
+
+# API Gateway's rules for stage variables (names and values), enforced here as in AWS.
+_STAGE_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+_STAGE_VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9\-._~:/?#&=,]{1,2048}$")
+ROUTE_SCOPES_VARIABLE = "gatekeyRouteScopes"
+# `$context.<name>` identity sources the local HTTP API can evaluate.
+_IDENTITY_CONTEXT = frozenset({"routeKey", "stage"})
+
+
+def _stage_variables(logical_id: str, raw: Any, resolver: _Resolver) -> dict[str, str]:
+    variables: dict[str, str] = {}
+    for name, value in (raw or {}).items():
+        text = resolver.text(value)
+        if not _STAGE_VARIABLE_NAME.match(name) or not _STAGE_VARIABLE_VALUE.match(text):
+            raise TemplateError(
+                f"{logical_id}: stage variable {name} is not valid for API Gateway (names "
+                "[A-Za-z0-9_]; values 1-2048 of A-Za-z0-9-._~:/?#&=,)"
+            )
+        variables[name] = text
+    return variables
 
 
 def _api_authorizers(
@@ -562,14 +586,28 @@ def _http_api(
         "is not a Lambda authorizer defined on this API "
         "(the local API emulates Lambda authorizers only)",
     )
-    return Api(
+    api = Api(
         logical_id=logical_id,
         stage_name=_stage_name(logical_id, properties, resolver, "$default"),
         default_authorizer=default_authorizer,
         authorizers=authorizers,
         gateway_responses={},
         protocol="HTTP",
+        stage_variables=_stage_variables(logical_id, properties.get("StageVariables"), resolver),
     )
+    if ROUTE_SCOPES_VARIABLE in api.stage_variables:
+        for authorizer in authorizers.values():
+            if (
+                authorizer.simple_responses
+                and authorizer.ttl_seconds > 0
+                and "routeKey" not in authorizer.identity_context
+            ):
+                raise TemplateError(
+                    f"{logical_id}: authorizer {authorizer.name} caches simple answers but "
+                    "its identity sources lack $context.routeKey, so a cached allow for one "
+                    "route would open every route (add Identity.Context: [routeKey])"
+                )
+    return api
 
 
 def _http_authorizer(
@@ -587,11 +625,14 @@ def _http_authorizer(
             "the local HTTP API emulates payload format 2.0 only"
         )
     identity: Mapping[str, Any] = definition.get("Identity") or {}
-    other_sources = sorted({"QueryStrings", "StageVariables", "Context"} & set(identity))
-    if other_sources:
+    other_sources = sorted({"QueryStrings", "StageVariables"} & set(identity))
+    context_sources = tuple(identity.get("Context") or ())
+    unknown_context = sorted(set(context_sources) - _IDENTITY_CONTEXT)
+    if other_sources or unknown_context:
         raise TemplateError(
             f"{api_id}: authorizer {name} uses identity sources the local API does not "
-            f"emulate: {', '.join(other_sources)} (only Headers)"
+            f"emulate: {', '.join(other_sources + unknown_context)} (only Headers and "
+            f"Context {', '.join(sorted(_IDENTITY_CONTEXT))})"
         )
     ttl = identity.get("ReauthorizeEvery", _HTTP_API_DEFAULT_REAUTHORIZE_SECONDS)
     return Authorizer(
@@ -602,6 +643,7 @@ def _http_authorizer(
         validation_expression=None,
         ttl_seconds=int(resolver.text(ttl)),
         simple_responses=resolver.text(definition.get("EnableSimpleResponses", False)) == "true",
+        identity_context=context_sources,
     )
 
 

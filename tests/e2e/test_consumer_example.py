@@ -8,11 +8,9 @@ import uuid
 import pytest
 
 from gatekey.keys import get_key_service
-from gatekey.principal import Principal
 from gatekey_local.emulator import serve_in_thread
 from gatekey_local.template import FunctionSource
 from tests.e2e.conftest import Client
-from tests.e2e.test_login_and_token_test import INVALID_TOKEN_BODY
 from tests.helpers import REPO_ROOT, load_event
 
 CONSUMER = REPO_ROOT / "examples" / "consumer" / "template.yaml"
@@ -21,17 +19,31 @@ AUTHORIZER = {
         REPO_ROOT / "functions" / "authorizer", "app.lambda_handler"
     )
 }
-NOT_AUTHENTICATED_BODY = {
+# With route scopes, the consumer's REST API answers a missing or bad credential with
+# API Gateway's UNAUTHORIZED (401) and a missing scope with ACCESS_DENIED (403).
+UNAUTHORIZED_BODY = {
     "type": "client_error",
     "errors": [
         {
-            "code": "not_authenticated",
-            "detail": "Authentication credentials were not provided.",
+            "code": "invalid_token",
+            "detail": "Authentication credentials were not provided, or are expired or invalid.",
             "attr": None,
             "extra": None,
         }
     ],
 }
+PERMISSION_DENIED_BODY = {
+    "type": "client_error",
+    "errors": [
+        {
+            "code": "permission_denied",
+            "detail": "This credential lacks the scope this route needs.",
+            "attr": None,
+            "extra": None,
+        }
+    ],
+}
+SESSION_SCOPES = "* gatekey:bots gatekey:keys gatekey:sessions gatekey:users"
 HTTP_UNAUTHORIZED = {"message": "Unauthorized"}
 HTTP_FORBIDDEN = {"message": "Forbidden"}
 
@@ -68,22 +80,23 @@ def cached_consumer(gatekey_env):
     yield from serve_consumer(gatekey_env, "60")
 
 
-@pytest.fixture
-def api_key(user):
-    """An API key of `user`, created through the layer: (handle, token)."""
-    owner = Principal(
-        user_id=user.user_id,
-        account_id=user.account_id,
-        email=user.email,
-        role="member",
-        is_bot=False,
-        token_type="session",
-    )
+def make_key(user, key_scopes=("*",)):
+    """An API key of `user` with `key_scopes`, created through the layer: (handle, token)."""
     handle = f"orders-{uuid.uuid4().hex[:8]}"
     key = get_key_service().create(
-        owner, handle=handle, alias=None, key_type="token", expires_at=None
+        user.principal(),
+        handle=handle,
+        alias=None,
+        key_type="token",
+        expires_at=None,
+        key_scopes=tuple(key_scopes),
     )
     return handle, key["token"]
+
+
+@pytest.fixture
+def api_key(user):
+    return make_key(user)
 
 
 def orders(response, kind):
@@ -104,6 +117,7 @@ def test_session_token_reaches_the_backend_as_the_caller(consumer, user, token, 
         "role": "member",
         "token_type": "session",
         "key_handle": "",
+        "scopes": SESSION_SCOPES,
     }
 
 
@@ -119,22 +133,22 @@ def test_api_key_reaches_the_backend_with_its_handle(consumer, user, api_key, ki
 
 
 @pytest.mark.parametrize("fixture", ["consumer", "cached_consumer"])
-def test_without_a_token_rest_says_not_authenticated_and_http_unauthorized(request, fixture):
+def test_without_a_token_rest_and_http_say_unauthorized(request, fixture):
     apis = request.getfixturevalue(fixture)
     rest = apis["rest"].get("/orders")
     assert rest.status_code == 401
-    assert rest.json() == NOT_AUTHENTICATED_BODY
+    assert rest.json() == UNAUTHORIZED_BODY
     http = apis["http"].get("/orders")
     assert http.status_code == 401
     assert http.json() == HTTP_UNAUTHORIZED
 
 
 @pytest.mark.parametrize("fixture", ["consumer", "cached_consumer"])
-def test_bad_token_is_invalid_token_on_rest_and_forbidden_on_http(request, fixture):
+def test_bad_token_is_unauthorized_on_rest_and_forbidden_on_http(request, fixture):
     apis = request.getfixturevalue(fixture)
     rest = apis["rest"].get("/orders", token="not-a-real-token")
     assert rest.status_code == 401
-    assert rest.json() == INVALID_TOKEN_BODY
+    assert rest.json() == UNAUTHORIZED_BODY
     http = apis["http"].get("/orders", token="not-a-real-token")
     assert http.status_code == 403
     assert http.json() == HTTP_FORBIDDEN
@@ -142,10 +156,9 @@ def test_bad_token_is_invalid_token_on_rest_and_forbidden_on_http(request, fixtu
 
 def test_revoked_key_is_refused_on_both_apis(consumer, user, api_key):
     handle, key_token = api_key
-    owner = Principal(user.user_id, user.account_id, user.email, "member", False, "session")
-    get_key_service().delete(owner, handle)
+    get_key_service().delete(user.principal(), handle)
     assert consumer["rest"].get("/orders", headers={"Authorization": key_token}).json() == (
-        INVALID_TOKEN_BODY
+        UNAUTHORIZED_BODY
     )
     assert consumer["http"].get("/orders", headers={"Authorization": key_token}).status_code == 403
 
@@ -168,3 +181,78 @@ def test_backend_reads_the_caller_from_both_sample_events(event_file, kind):
     assert body["caller"]["token_type"] == "api_key"
     assert body["caller"]["key_handle"] == "ci-deploy"
     assert body["caller"]["email"] == "ada@example.com"
+
+
+# Route scopes (CONTRACT section 7): GET /orders needs orders:read, POST orders:write.
+
+
+@pytest.mark.parametrize("fixture", ["consumer", "cached_consumer"])
+@pytest.mark.parametrize("first", ["GET", "POST"])
+def test_read_key_may_list_orders_and_never_create_one(request, user, fixture, first):
+    """Whichever route is asked first (and so cached), the other keeps its own answer."""
+    apis = request.getfixturevalue(fixture)
+    _, key_token = make_key(user, ["orders:read"])
+    headers = {"Authorization": key_token}
+    for method in (first, "POST" if first == "GET" else "GET"):
+        rest = apis["rest"].request(method, "/orders", headers=headers)
+        http = apis["http"].request(method, "/orders", headers=headers)
+        if method == "GET":
+            assert orders(rest, "rest")["scopes"] == "orders:read"
+            assert orders(http, "http")["scopes"] == "orders:read"
+        else:
+            assert (rest.status_code, rest.json()) == (403, PERMISSION_DENIED_BODY)
+            assert (http.status_code, http.json()) == (403, HTTP_FORBIDDEN)
+
+
+@pytest.mark.parametrize("fixture", ["consumer", "cached_consumer"])
+def test_write_key_may_create_orders_and_not_list_them(request, user, fixture):
+    apis = request.getfixturevalue(fixture)
+    _, key_token = make_key(user, ["orders:write"])
+    headers = {"Authorization": key_token}
+    for kind in ("rest", "http"):
+        created = apis[kind].post("/orders", headers=headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["order"] == {"status": "created"}
+        assert apis[kind].get("/orders", headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize("key_scopes", [["*"], ["orders:*"], ["orders:read", "orders:write"]])
+def test_broad_keys_reach_both_routes(consumer, user, key_scopes):
+    _, key_token = make_key(user, key_scopes)
+    for kind in ("rest", "http"):
+        for method, status in (("GET", 200), ("POST", 201)):
+            response = consumer[kind].request(
+                method, "/orders", headers={"Authorization": key_token}
+            )
+            assert response.status_code == status, (kind, method, response.text)
+
+
+def test_other_scopes_open_no_route(consumer, user):
+    _, key_token = make_key(user, ["invoices:read", "gatekey:keys"])
+    for kind in ("rest", "http"):
+        for method in ("GET", "POST"):
+            response = consumer[kind].request(
+                method, "/orders", headers={"Authorization": key_token}
+            )
+            assert response.status_code == 403, (kind, method)
+
+
+def test_read_key_is_refused_on_every_gatekey_management_route(api, user):
+    """The same orders:read key gets nothing from gatekey's own management routes."""
+    _, key_token = make_key(user, ["orders:read"])
+    headers = {"Authorization": key_token}
+    for method, path in [
+        ("GET", "/user/keys"),
+        ("POST", "/user/keys"),
+        ("GET", "/user/keys/anything"),
+        ("PATCH", "/user/keys/anything"),
+        ("DELETE", "/user/keys/anything"),
+        ("POST", "/user/keys/anything/rotate"),
+        ("GET", "/user/sessions"),
+        ("DELETE", "/user/sessions/00000000-0000-0000-0000-000000000000"),
+        ("GET", "/account/bots"),
+        ("POST", "/account/bots"),
+    ]:
+        response = api.request(method, path, headers=headers, json={})
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["errors"][0]["code"] == "permission_denied"

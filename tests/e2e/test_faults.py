@@ -313,6 +313,9 @@ def expected_from_handler(route: Route, kind: str) -> int:
         return 200
     if route.path == "/auth/logout" and kind != "session":
         return 400  # logout needs a session token; refused before any read
+    management = route.path.startswith(("/user/keys", "/user/sessions", "/account/"))
+    if management and kind != "session":
+        return 403  # a key of default scopes ("*") may not manage: refused before any read
     return 503
 
 

@@ -54,9 +54,9 @@ def test_rest_request_event_allows_each_token_kind(authorizer, tokens, user, kin
     response = authorizer.lambda_handler(event, None)
     assert response["principalId"] == user.user_id
     assert statement(response)["Effect"] == "Allow"
-    assert statement(response)["Resource"] == (
+    assert statement(response)["Resource"] == [
         "arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/*"
-    )
+    ]
     context = response["context"]
     assert set(context) >= CONTEXT_FIELDS
     assert all(isinstance(value, str | int | bool) for value in context.values())
@@ -98,9 +98,9 @@ def test_http_api_iam_responses_when_configured(authorizer, tokens, configure):
     event = load_event("authorizer_http_v2.json", token=tokens["api_key"])
     response = authorizer.lambda_handler(event, None)
     assert statement(response)["Effect"] == "Allow"
-    assert statement(response)["Resource"] == (
+    assert statement(response)["Resource"] == [
         "arn:aws:execute-api:us-east-1:123456789012:xyz789hijk/$default/*"
-    )
+    ]
 
 
 @pytest.mark.parametrize(

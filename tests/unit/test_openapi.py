@@ -605,7 +605,10 @@ class FakeStore:
         self.user = user
         self.sessions: list[dict[str, Any]] = []
 
-    def get_login_failures(self, email: str) -> None:
+    def reserve_login_attempt(self, email: str, **_: Any) -> dict[str, Any]:
+        return {"failures": 1}
+
+    def clear_login_failures(self, email: str) -> None:
         return None
 
     def find_user_ids_by_email(self, email: str) -> dict[str, str]:

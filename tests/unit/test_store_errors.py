@@ -91,9 +91,11 @@ OPERATIONS: dict[str, tuple[str, Callable[[Store], Any]]] = {
     "touch_key": ("update_item", lambda store: store.touch_key(str(uuid.uuid4()), at=1)),
     "touch_session": ("update_item", lambda store: store.touch_session("s", at=1, ttl=2)),
     "update_key": ("update_item", lambda store: store.update_key(a_key(), {"alias": "x"})),
-    "add_login_failure": (
+    "reserve_login_attempt": (
         "update_item",
-        lambda store: store.add_login_failure("a@example.com", ttl=2_000_000_000),
+        lambda store: store.reserve_login_attempt(
+            "a@example.com", now=1, max_failures=5, ttl=2_000_000_000
+        ),
     ),
     "delete_session": ("delete_item", lambda store: store.delete_session("s")),
     "create_key": ("transact_write_items", lambda store: store.create_key(a_key())),

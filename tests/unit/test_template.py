@@ -322,9 +322,19 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
     assert (rest.protocol, rest.stage_name) == ("REST", "v1")
     assert (http.protocol, http.stage_name) == ("HTTP", "$default")
     assert http.gateway_responses == {}
+    keys = {(route.api_id, route.route_key) for route in template.routes}
+    assert keys == {
+        (api, f"{method} /orders")
+        for api in ("OrdersRestApi", "OrdersHttpApi")
+        for method in ("GET", "POST")
+    }
     routes = {route.api_id: route for route in template.routes}
-    assert routes["OrdersHttpApi"].route_key == "GET /orders"
-    assert routes["OrdersRestApi"].path == "/orders"
+    assert (
+        rest.stage_variables
+        == http.stage_variables
+        == {"gatekeyRouteScopes": "GET/orders=orders:read,POST/orders=orders:write"}
+    )
+    assert effective_authorizer(routes["OrdersHttpApi"], http).identity_context == ("routeKey",)
     authorizer = effective_authorizer(routes["OrdersHttpApi"], http)
     assert authorizer is not None
     assert authorizer.function_id is None, "the ARN is imported from the gatekey stack"

@@ -10,19 +10,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-CALLER_FIELDS = ("user_id", "account_id", "email", "role", "token_type", "key_handle")
+CALLER_FIELDS = ("user_id", "account_id", "email", "role", "token_type", "key_handle", "scopes")
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """GET /orders lists (none, here); POST /orders "creates" one. API Gateway has
+    already checked the route's scope: only callers holding it get this far."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     caller = authorizer.get("lambda", authorizer)  # HTTP API nests it under "lambda"
-    body = {
-        "orders": [],
+    method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
+        "method"
+    )
+    body: dict[str, Any] = {
         "caller": {field: caller.get(field) for field in CALLER_FIELDS},
         "api": "http" if event.get("version") == "2.0" else "rest",
     }
+    if method == "POST":
+        body["order"] = {"status": "created"}
+    else:
+        body["orders"] = []
     return {
-        "statusCode": 200,
+        "statusCode": 201 if method == "POST" else 200,
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps(body),
     }

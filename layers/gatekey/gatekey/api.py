@@ -107,7 +107,7 @@ def parse_body(
     else:
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: hostile deep nesting
             raise BadRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
@@ -133,10 +133,16 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def current_principal(app: APIGatewayRestResolver) -> Principal:
-    """The caller as the authorizer described it; no context means no access."""
+def current_principal(app: APIGatewayRestResolver, scope: str | None = None) -> Principal:
+    """The caller as the authorizer described it; no context means no access.
+
+    With `scope`, a caller without it is refused (403) before its body is even read.
+    """
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     try:
-        return Principal.from_context(context)
+        principal = Principal.from_context(context)
     except (KeyError, TypeError, ValueError):
         raise NotAuthenticated() from None
+    if scope is not None:
+        principal.require(scope)
+    return principal

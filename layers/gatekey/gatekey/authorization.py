@@ -12,10 +12,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from typing import Any
 
-from gatekey import clock, key_tokens, session_tokens
+from gatekey import clock, key_tokens, scopes, session_tokens
 from gatekey.errors import InvalidToken, NotAuthenticated
 from gatekey.keyring import Keyring, get_keyring
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
@@ -23,7 +24,10 @@ from gatekey.settings import Settings, get_settings
 from gatekey.store import Item, Store, get_store
 
 MAX_TOKEN_LENGTH = 4096
+MAX_JWT_HEADER_LENGTH = 512
 MISSING_KID_DETAIL = "jwt token is missing 'kid' header parameter"
+# Unpadded base64url only: `=` or stray characters would give one token many spellings.
+_JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 
 def extract_token(authorization: str | None) -> str:
@@ -42,16 +46,32 @@ def extract_token(authorization: str | None) -> str:
     return token
 
 
-def read_jwt_header(token: str) -> dict[str, Any]:
-    """The unverified JWT header, used only to pick the key; never trusted for `alg`."""
-    segments = token.split(".")
-    if len(segments) != 3:
-        raise InvalidToken()
-    encoded = segments[0]
+def b64url_decode(segment: str) -> bytes:
+    """Strict base64url: a segment that does not re-encode to itself is refused, so no
+    re-encoding of a token (padding, non-zero trailing bits) is a different token."""
     try:
-        decoded = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        header = json.loads(decoded)
+        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
+        raise InvalidToken() from None
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != segment:
+        raise InvalidToken()
+    return decoded
+
+
+def read_jwt_header(token: str) -> dict[str, Any]:
+    """The unverified JWT header, used only to pick the key; never trusted for `alg`.
+
+    Hostile input (deep nesting, huge headers, bad encodings) is an invalid token,
+    never an error of ours.
+    """
+    if not _JWT_SHAPE.match(token):
+        raise InvalidToken()
+    encoded = token.partition(".")[0]
+    if len(encoded) > MAX_JWT_HEADER_LENGTH:
+        raise InvalidToken()
+    try:
+        header = json.loads(b64url_decode(encoded))
+    except (ValueError, RecursionError):
         raise InvalidToken() from None
     if not isinstance(header, dict):
         raise InvalidToken()
@@ -75,11 +95,16 @@ def session_kid(token: str, keyring: Keyring) -> str:
 
 
 def client_jwt_revocation_id(key_id: str, token: str, claims: dict[str, Any]) -> str:
-    """A client JWT is revoked by its (verified) `jti`, or by its digest when it has none."""
+    """What identifies a client JWT for revocation, whatever its length or spelling.
+
+    Its (verified) `jti`, hashed so that any length fits a DynamoDB key; without one, the
+    digest of its decoded signature bytes, which no re-encoding of the token changes.
+    """
     jti = claims.get("jti")
     if isinstance(jti, str) and jti:
-        return f"jwt:{key_id}:{jti}"
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        return f"jwt:{key_id}:{hashlib.sha256(jti.encode()).hexdigest()}"
+    signature = b64url_decode(token.rpartition(".")[2])
+    return f"jwtsig:{key_id}:{hashlib.sha256(signature).hexdigest()}"
 
 
 class Authorizer:
@@ -156,6 +181,7 @@ class Authorizer:
             token_expires_at=claims.expires_at,
             session_id=session["session_id"],
             token_id=revocation_id,
+            scopes=scopes.SESSION_SCOPES,
         )
 
     def _checked_session(
@@ -167,7 +193,7 @@ class Authorizer:
         enforce: bool,
     ) -> Item:
         """Enforces the session's owner, User-Agent binding and (by touching) idle expiry."""
-        if session is None or session["user_id"] != claims.user_id:
+        if session is None or session["user_id"] != claims.user_id or session.get("disabled"):
             raise InvalidToken()
         if not enforce:
             return session
@@ -214,7 +240,10 @@ class Authorizer:
         self._refuse_if_revoked(key, revocation_id)
         if enforce:
             self._touch_key(key)
-        return self._key_principal(key, CLIENT_JWT, int(claims["exp"]), revocation_id)
+        expires_at = int(claims["exp"])
+        if key.get("expires_at") is not None:
+            expires_at = min(expires_at, int(key["expires_at"]))
+        return self._key_principal(key, CLIENT_JWT, expires_at, revocation_id)
 
     def _verify_client_jwt(self, token: str, key: Item) -> dict[str, Any]:
         import jwt  # deferred: PyJWT's import costs ~30 ms of cold start that API keys never need
@@ -229,8 +258,10 @@ class Authorizer:
                 )
             except jwt.InvalidSignatureError:
                 continue
-            except jwt.PyJWTError:
+            except (jwt.PyJWTError, RecursionError):  # deep nesting is hostile, not ours
                 raise InvalidToken() from None
+            if not isinstance(claims.get("exp"), int):
+                raise InvalidToken()
             return claims
         raise InvalidToken()
 
@@ -243,7 +274,7 @@ class Authorizer:
 
     @staticmethod
     def _live_key(key: Item | None, key_type: str) -> Item:
-        if key is None or key["type"] != key_type:
+        if key is None or key["type"] != key_type or key.get("disabled"):
             raise InvalidToken()
         expires_at = key.get("expires_at")
         if expires_at is not None and int(expires_at) <= clock.now():
@@ -278,6 +309,7 @@ class Authorizer:
             token_expires_at=expires_at,
             key_handle=key["handle"],
             token_id=token_id,
+            scopes=tuple(key.get("scopes") or scopes.DEFAULT_SCOPES),
         )
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gatekey import clock
+from gatekey import clock, scopes
 from gatekey.errors import NotFound, PermissionDenied
 from gatekey.keyring import Keyring
-from gatekey.keys import TOKEN, KeyService, key_view, new_key
-from gatekey.principal import Principal
+from gatekey.keys import TOKEN, key_scopes, key_view, new_key
+from gatekey.principal import SESSION, Principal
 from gatekey.store import Item, Store
 from gatekey.users import MEMBER, public_user
 
 BOT_TOKEN_HANDLE = "bot-token"
 
 
-def bot_view(user: Item) -> dict[str, Any]:
-    return {**public_user(user), "name": user.get("name")}
+def bot_view(user: Item, token_key: Item | None = None) -> dict[str, Any]:
+    view = {**public_user(user), "name": user.get("name")}
+    if token_key is not None:
+        view["scopes"] = list(key_scopes(token_key))
+    return view
 
 
 class BotService:
@@ -25,8 +28,14 @@ class BotService:
         self.store = store
         self.keyring = keyring
 
-    def create(self, admin: Principal, name: str) -> dict[str, Any]:
-        _require_admin(admin)
+    def create(
+        self, admin: Principal, name: str, bot_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES
+    ) -> dict[str, Any]:
+        admin.require(scopes.BOTS)
+        if admin.token_type != SESSION and not scopes.covers_all(admin.scopes, bot_scopes):
+            raise PermissionDenied(
+                "A bot cannot hold scopes the credential creating it lacks.", attr="scopes"
+            )
         bot: Item = {
             "user_id": str(uuid.uuid4()),
             "account_id": admin.account_id,
@@ -37,53 +46,50 @@ class BotService:
             "password_hash": None,
             "created_at": clock.now(),
         }
-        key = new_key(
-            bot, self.keyring, handle=BOT_TOKEN_HANDLE, alias=name, key_type=TOKEN, expires_at=None
-        )
-        user, key = self.store.create_bot(bot, key)
-        return {"bot": bot_view(user), "token": key_view(key, self.keyring)["token"]}
+        user, key = self.store.create_bot(bot, self._token_key(bot, bot_scopes))
+        return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
-        _require_admin(admin)
+        admin.require(scopes.BOTS)
         users = self.store.list_account_users(admin.account_id)
         bots = sorted((u for u in users if u.get("is_bot")), key=lambda u: u["created_at"])
         return {"bots": [bot_view(bot) for bot in bots]}
 
     def delete(self, admin: Principal, bot_id: str) -> None:
-        """The bot and all its keys go in one transaction, so its tokens stop at once."""
+        """The bot and every key it holds, however many: all disabled first, then deleted
+        in batches, so its tokens stop at once and a failure half-way leaves none usable."""
         bot = self._bot(admin, bot_id)
         self.store.delete_user(bot, self.store.list_keys(bot_id))
 
     def regenerate_token(self, admin: Principal, bot_id: str) -> dict[str, Any]:
-        """A new bot token; the old one stops working at once (no grace)."""
+        """A new bot token; every credential the bot held (spare keys it made itself
+        included) stops working at once."""
         bot = self._bot(admin, bot_id)
-        key = self.store.get_key_by_handle(bot_id, BOT_TOKEN_HANDLE)
-        if key is None:
-            key = self.store.create_key(
-                new_key(
-                    bot,
-                    self.keyring,
-                    handle=BOT_TOKEN_HANDLE,
-                    alias=bot.get("name"),
-                    key_type=TOKEN,
-                    expires_at=None,
-                )
-            )
-        else:
-            key = KeyService(self.store, self.keyring).rotate_key(key, grace_seconds=0)
-        return {"bot": bot_view(bot), "token": key_view(key, self.keyring)["token"]}
+        keys = self.store.list_keys(bot_id)
+        old = next((key for key in keys if key["handle"] == BOT_TOKEN_HANDLE), None)
+        bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
+        for key in keys:
+            self.store.delete_key(key)
+        key = self.store.create_key(self._token_key(bot, bot_scopes))
+        return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
+
+    def _token_key(self, bot: Item, bot_scopes: tuple[str, ...]) -> Item:
+        return new_key(
+            bot,
+            self.keyring,
+            handle=BOT_TOKEN_HANDLE,
+            alias=bot.get("name"),
+            key_type=TOKEN,
+            expires_at=None,
+            key_scopes=bot_scopes,
+        )
 
     def _bot(self, admin: Principal, bot_id: str) -> Item:
-        _require_admin(admin)
+        admin.require(scopes.BOTS)
         bot = self.store.get_user(bot_id)
         if bot is None or not bot.get("is_bot") or bot["account_id"] != admin.account_id:
             raise NotFound()
         return bot
-
-
-def _require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise PermissionDenied()
 
 
 def get_bot_service() -> BotService:

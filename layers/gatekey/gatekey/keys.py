@@ -6,10 +6,10 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from gatekey import clock, key_tokens
-from gatekey.errors import NotFound, ValidationFailed
+from gatekey import clock, key_tokens, scopes
+from gatekey.errors import NotFound, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
-from gatekey.principal import Principal
+from gatekey.principal import SESSION, Principal
 from gatekey.store import Item, Store
 
 TOKEN = "token"
@@ -27,6 +27,7 @@ def key_view(key: Item, keyring: Keyring | None = None) -> dict[str, Any]:
         "created_at": clock.iso(key["created_at"]),
         "expires_at": clock.iso(key.get("expires_at")),
         "last_used_at": clock.iso(key.get("last_used_at")),
+        "scopes": list(key_scopes(key)),
     }
     if key["type"] == JWT:
         view["kid"] = key["key_id"]
@@ -43,6 +44,11 @@ def key_view(key: Item, keyring: Keyring | None = None) -> dict[str, Any]:
     return view
 
 
+def key_scopes(key: Item) -> tuple[str, ...]:
+    """A key's scopes; keys made before scopes existed hold the default, `*`."""
+    return tuple(key.get("scopes") or scopes.DEFAULT_SCOPES)
+
+
 def new_key(
     owner: Principal | Item,
     keyring: Keyring,
@@ -51,6 +57,7 @@ def new_key(
     alias: str | None,
     key_type: str,
     expires_at: int | None,
+    key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
 ) -> Item:
     """A key item for `owner` (a principal, or a user item for bots)."""
     fields = owner if isinstance(owner, dict) else asdict(owner)
@@ -69,6 +76,7 @@ def new_key(
         "last_used_at": None,
         "version": 1,
         "secret_kid": keyring.current_kid,
+        "scopes": list(scopes.normalize(key_scopes)),
     }
 
 
@@ -120,7 +128,10 @@ class KeyService:
         alias: str | None,
         key_type: str,
         expires_at: int | None,
+        key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
     ) -> dict[str, Any]:
+        owner.require(scopes.KEYS)
+        _refuse_escalation(owner, key_scopes, expires_at)
         key = new_key(
             owner,
             self.keyring,
@@ -128,24 +139,46 @@ class KeyService:
             alias=alias,
             key_type=key_type,
             expires_at=expires_at,
+            key_scopes=key_scopes,
         )
         return key_view(self.store.create_key(key), self.keyring)
 
     def list(self, owner: Principal) -> dict[str, Any]:
+        owner.require(scopes.KEYS)
         return {"keys": [key_view(key) for key in self.store.list_keys(owner.user_id)]}
 
     def get(self, owner: Principal, handle: str, *, with_secret: bool = True) -> dict[str, Any]:
-        return key_view(self._owned(owner, handle), self.keyring if with_secret else None)
+        owner.require(scopes.KEYS)
+        key = self._owned(owner, handle)
+        if with_secret:  # reading a broader key's token would be an escalation
+            _refuse_escalation(owner, key_scopes(key), key.get("expires_at"))
+        return key_view(key, self.keyring if with_secret else None)
 
-    def rename(self, owner: Principal, handle: str, alias: str | None) -> dict[str, Any]:
-        key = self.store.update_key(self._owned(owner, handle), {"alias": alias})
-        return key_view(key)
+    def update(
+        self,
+        owner: Principal,
+        handle: str,
+        changes: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Renames and/or re-scopes a key; new scopes must be held by the caller."""
+        owner.require(scopes.KEYS)
+        key = self._owned(owner, handle)
+        if "scopes" in changes:
+            _refuse_escalation(owner, changes["scopes"], key.get("expires_at"))
+            changes = {**changes, "scopes": list(scopes.normalize(changes["scopes"]))}
+        if not changes:
+            return key_view(key)
+        return key_view(self.store.update_key(key, changes))
 
     def delete(self, owner: Principal, handle: str) -> None:
+        owner.require(scopes.KEYS)
         self.store.delete_key(self._owned(owner, handle))
 
     def rotate(self, owner: Principal, handle: str, grace_seconds: int) -> dict[str, Any]:
-        return key_view(self.rotate_key(self._owned(owner, handle), grace_seconds), self.keyring)
+        owner.require(scopes.KEYS)
+        key = self._owned(owner, handle)
+        _refuse_escalation(owner, key_scopes(key), key.get("expires_at"))
+        return key_view(self.rotate_key(key, grace_seconds), self.keyring)
 
     def rotate_key(self, key: Item, grace_seconds: int) -> Item:
         """A new version; the old one works until min(now + grace, the key's expiry)."""
@@ -168,6 +201,26 @@ class KeyService:
         if key is None:
             raise NotFound()
         return key
+
+
+def _refuse_escalation(
+    caller: Principal, requested: tuple[str, ...] | list[str], expires_at: int | None
+) -> None:
+    """A key may get (or show) only scopes its caller holds, and no longer a life.
+
+    A session is the person: it may do anything with their keys.
+    """
+    if caller.token_type == SESSION:
+        return
+    if not scopes.covers_all(caller.scopes, requested):
+        raise PermissionDenied(
+            "A key cannot hold scopes the credential managing it lacks.", attr="scopes"
+        )
+    limit = caller.token_expires_at
+    if limit is not None and (expires_at is None or int(expires_at) > limit):
+        raise PermissionDenied(
+            "A key cannot outlive the credential managing it.", attr="expires_at"
+        )
 
 
 def get_key_service() -> KeyService:

@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gatekey import scopes as scope_rules
+
 MAX_PASSWORD_LENGTH = 1024
+
+
+def _valid_scopes(value: list[str] | None) -> list[str] | None:
+    """Each scope well-formed (CONTRACT section 7); duplicates collapse."""
+    if value is None:
+        return None
+    for scope in value:
+        reason = scope_rules.problem(scope)
+        if reason:
+            raise ValueError(reason)
+    return list(scope_rules.normalize(value))
+
+
+def scopes_field() -> Any:
+    return Field(default=None, min_length=1, max_length=scope_rules.MAX_SCOPES)
 
 
 class LoginRequest(BaseModel):
@@ -29,13 +46,23 @@ class CreateKeyRequest(BaseModel):
     type: Literal["token", "jwt"] = "token"
     expires_at: str | None = Field(default=None, max_length=64)
     expires_in_days: int | None = Field(default=None, ge=1, le=36_500)
+    scopes: list[str] | None = scopes_field()
+
+    _scopes = field_validator("scopes")(_valid_scopes)
 
 
 class UpdateKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: str | None = Field(default=None, max_length=128)
+    scopes: list[str] = Field(
+        default_factory=lambda: list(scope_rules.DEFAULT_SCOPES),
+        min_length=1,
+        max_length=scope_rules.MAX_SCOPES,
+    )
     expires_at: object = Field(default=None, description="refused: fixed at creation")
+
+    _scopes = field_validator("scopes")(_valid_scopes)
 
     @field_validator("expires_at")
     @classmethod
@@ -53,6 +80,9 @@ class CreateBotRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
+    scopes: list[str] | None = scopes_field()
+
+    _scopes = field_validator("scopes")(_valid_scopes)
 
 
 class RevokeRequest(BaseModel):

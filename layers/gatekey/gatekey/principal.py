@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gatekey import scopes as scope_rules
+from gatekey.errors import PermissionDenied
+
 SESSION = "session"
 API_KEY = "api_key"
 CLIENT_JWT = "client_jwt"
@@ -24,14 +27,36 @@ class Principal:
     key_handle: str | None = None
     session_id: str | None = None
     token_id: str | None = None
+    scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.token_type == SESSION:  # a logged-in person holds every scope, by name
+            object.__setattr__(self, "scopes", scope_rules.SESSION_SCOPES)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    def has_scope(self, scope: str) -> bool:
+        return scope_rules.covers(self.scopes, scope)
+
+    def require(self, scope: str) -> None:
+        """Refuses (403) a caller without `scope`; bots and users also need an admin."""
+        if not self.has_scope(scope):
+            raise PermissionDenied(f"This credential lacks the scope {scope}.")
+        if scope in (scope_rules.BOTS, scope_rules.USERS) and not self.is_admin:
+            raise PermissionDenied("Only account admins may do this.")
+
     def to_context(self) -> dict[str, str | int | bool]:
-        """Authorizer context: None becomes "" (API Gateway drops null values)."""
-        return {key: ("" if value is None else value) for key, value in asdict(self).items()}
+        """Authorizer context: scalars only (API Gateway refuses others); None becomes ""
+        (API Gateway drops null values); scopes are space-separated, OAuth style."""
+        context: dict[str, str | int | bool] = {}
+        for key, value in asdict(self).items():
+            if key == "scopes":
+                context[key] = scope_rules.render(value)
+            else:
+                context[key] = "" if value is None else value
+        return context
 
     @classmethod
     def from_context(cls, context: dict[str, Any]) -> Principal:
@@ -53,4 +78,5 @@ class Principal:
             key_handle=text("key_handle"),
             session_id=text("session_id"),
             token_id=text("token_id"),
+            scopes=scope_rules.parse(text("scopes")),
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekey import clock
+from gatekey import clock, scopes
 from gatekey.authorization import Authorizer
 from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
 from gatekey.principal import API_KEY, SESSION, Principal
@@ -73,6 +73,7 @@ class RevocationService:
             self.store.delete_session(session["session_id"])
 
     def list_sessions(self, principal: Principal) -> dict[str, Any]:
+        principal.require(scopes.SESSIONS)
         sessions = sorted(
             self.store.list_sessions(principal.user_id), key=lambda s: s["created_at"]
         )
@@ -91,6 +92,7 @@ class RevocationService:
         }
 
     def end_session(self, principal: Principal, session_id: str) -> None:
+        principal.require(scopes.SESSIONS)
         session = self.store.get_session(session_id)
         if session is None or session["user_id"] != principal.user_id:
             raise NotFound()

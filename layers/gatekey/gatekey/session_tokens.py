@@ -69,7 +69,7 @@ def verify(keyring: Keyring, token: str, kid: str, *, token_use: str) -> Session
             issuer=ISSUER,
             options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):  # deep nesting is hostile input, not our error
         raise InvalidToken() from None
     if claims.get("typ") != token_use:
         raise InvalidToken()

@@ -14,6 +14,8 @@ from gatekey.store import Item, Store
 from gatekey.users import normalize_email, public_user
 
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
+FAILURE_WINDOW = 3600  # failures (and past lockouts) are remembered this long
+MAX_LOCKOUT_SECONDS = 3600
 
 
 class SessionService:
@@ -25,13 +27,14 @@ class SessionService:
     def login(
         self, email: str, password: str, account_id: str | None, user_agent: str | None
     ) -> dict[str, Any]:
-        """Checks the password (same cost whether or not the email exists) and opens a session."""
+        """Checks the password (same cost whether or not the email exists) and opens a session.
+
+        The attempt is counted before the password is checked, so parallel guesses
+        cannot outrun the lockout.
+        """
         email = normalize_email(email)
         now = clock.now()
-        failures = self.store.get_login_failures(email)
-        if failures and int(failures.get("locked_until", 0)) > now:
-            raise Throttled(retry_after=int(failures["locked_until"]) - now)
-
+        throttle = self._reserve_attempt(email, now)
         candidates = self.store.find_user_ids_by_email(email)
         if account_id is not None:
             candidates = {k: v for k, v in candidates.items() if k == account_id}
@@ -41,10 +44,12 @@ class SessionService:
         matched = [user for user in users if verify_password(user.get("password_hash"), password)]
         if not users:
             verify_password(None, password)
+        matched = [user for user in matched if not user.get("disabled")]
         if not matched:
-            self._record_failure(email, now)
+            self._record_failure(email, throttle, now)
             raise InvalidCredentials()
         if len(matched) > 1:
+            self.store.clear_login_failures(email)
             raise ValidationFailed(
                 [
                     {
@@ -55,8 +60,7 @@ class SessionService:
                     }
                 ]
             )
-        if failures:
-            self.store.clear_login_failures(email)
+        self.store.clear_login_failures(email)
         user = matched[0]
         session = self._open_session(user, user_agent, now)
         access_token, expires_in = self._access_token(session, now)
@@ -71,6 +75,7 @@ class SessionService:
         return {
             "login": True,
             "access_token": access_token,
+            "token": access_token,
             "refresh_token": refresh_token,
             "token_type": "Bearer",
             "expires_in": expires_in,
@@ -83,11 +88,28 @@ class SessionService:
         access_token, expires_in = self._access_token(session, clock.now())
         return {"access_token": access_token, "expires_in": expires_in}
 
-    def _record_failure(self, email: str, now: int) -> None:
-        lockout = self.settings.login_lockout_seconds
-        count = self.store.add_login_failure(email, ttl=now + max(lockout, 3600))
-        if count >= self.settings.login_max_failures:
-            self.store.lock_login(email, until=now + lockout)
+    def _reserve_attempt(self, email: str, now: int) -> Item:
+        """Counts this attempt up front; a locked email, or one whose attempts in flight
+        already reach the limit, is refused without looking at the password."""
+        throttle = self.store.reserve_login_attempt(
+            email, now=now, max_failures=self.settings.login_max_failures, ttl=now + FAILURE_WINDOW
+        )
+        if throttle is not None:
+            return throttle
+        current = self.store.get_login_throttle(email) or {}
+        locked_until = int(current.get("locked_until") or 0)
+        raise Throttled(retry_after=locked_until - now if locked_until > now else 1)
+
+    def _record_failure(self, email: str, throttle: Item, now: int) -> None:
+        """The attempt stays counted; the one that reaches the limit starts a lockout,
+        60 s (the setting) the first time and twice as long at each repeat, up to 1 h."""
+        if int(throttle["failures"]) < self.settings.login_max_failures:
+            return
+        lockouts = int(throttle.get("lockouts") or 0)
+        duration = min(self.settings.login_lockout_seconds * 2**lockouts, MAX_LOCKOUT_SECONDS)
+        self.store.lock_login(
+            email, until=now + duration, lockouts=lockouts + 1, ttl=now + duration + FAILURE_WINDOW
+        )
 
     def _open_session(self, user: Item, user_agent: str | None, now: int) -> Item:
         max_expires_at = now + self.settings.session_max_seconds
@@ -99,6 +121,7 @@ class SessionService:
                 "email": user["email"],
                 "role": user["role"],
                 "is_bot": bool(user.get("is_bot", False)),
+                "disabled": bool(user.get("disabled", False)),
                 "user_agent": user_agent or "",
                 "created_at": now,
                 "last_used_at": now,

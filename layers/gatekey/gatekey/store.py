@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
+TRANSACTION_LIMIT = 100  # DynamoDB's most actions in one TransactWriteItems
 BATCH_GET_ROUNDS = 5
 TRANSACTION_ATTEMPTS = 4
 
@@ -296,16 +297,74 @@ class Store:
         )
 
     def delete_user(self, user: Item, keys: list[Item]) -> None:
-        """Deletes a user with its email claim and keys in one transaction."""
-        actions: list[dict[str, Any]] = [self._delete_action(f"USER#{user['user_id']}", "USER")]
-        if user.get("email"):
-            actions.append(
-                self._delete_action(f"EMAIL#{user['email']}", f"ACCOUNT#{user['account_id']}")
-            )
+        """Deletes a user, its email claim, sessions and keys, whatever their number.
+
+        Every credential is disabled first, so a failure half-way through the deletes
+        (which go in transactions of at most 100 actions) leaves nothing usable.
+        """
+        sessions = self.list_sessions(user["user_id"])
+        self.update_credentials(user, {"disabled": True}, keys=keys, sessions=sessions)
+        actions: list[dict[str, Any]] = []
         for key in keys:
             actions.extend(self._key_delete_actions(key))
-        if self._transact(actions):
+        for session in sessions:
+            actions.append(self._delete_action(f"SESSION#{session['session_id']}", "SESSION"))
+        for start in range(0, len(actions), TRANSACTION_LIMIT):
+            if self._transact(actions[start : start + TRANSACTION_LIMIT]):
+                raise Conflict()
+        user_actions = [self._delete_action(f"USER#{user['user_id']}", "USER")]
+        if user.get("email"):
+            user_actions.append(
+                self._delete_action(f"EMAIL#{user['email']}", f"ACCOUNT#{user['account_id']}")
+            )
+        if self._transact(user_actions):
             raise Conflict()
+
+    def update_credentials(
+        self,
+        user: Item,
+        changes: Item,
+        *,
+        keys: list[Item] | None = None,
+        sessions: list[Item] | None = None,
+    ) -> None:
+        """Writes `changes` (role, disabled) to a user and to every session and key of
+        theirs, so the next authorization sees them with its one read.
+
+        The user item goes first, in the first transaction; more than 100 credentials
+        take several transactions, each of which is all or nothing.
+        """
+        user_id = user["user_id"]
+        keys = self.list_keys(user_id) if keys is None else keys
+        sessions = self.list_sessions(user_id) if sessions is None else sessions
+        targets = [(f"USER#{user_id}", "USER")]
+        targets += [(f"SESSION#{session['session_id']}", "SESSION") for session in sessions]
+        targets += [(f"APIKEY#{key['key_id']}", "KEY") for key in keys]
+        names = {f"#c{i}": name for i, name in enumerate(changes)}
+        values = _values({f":c{i}": value for i, value in enumerate(changes.values())})
+        expression = "SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(changes)))
+        actions = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"pk": {"S": pk}, "sk": {"S": sk}},
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+            for pk, sk in targets
+        ]
+        for start in range(0, len(actions), TRANSACTION_LIMIT):
+            codes = self._transact(actions[start : start + TRANSACTION_LIMIT])
+            if codes and start == 0 and codes[0] == "ConditionalCheckFailed":
+                raise NotFound()
+            # A session or key that ended meanwhile needs no update; retry without it.
+            if codes:
+                for index, code in enumerate(codes):
+                    if code == "None":
+                        self._transact([actions[start + index]])
 
     def get_user(self, user_id: str) -> Item | None:
         return self._get(f"USER#{user_id}", "USER")
@@ -508,31 +567,53 @@ class Store:
 
     # -- login throttling --------------------------------------------------------------
 
-    def get_login_failures(self, email: str) -> Item | None:
+    def reserve_login_attempt(
+        self, email: str, *, now: int, max_failures: int, ttl: int
+    ) -> Item | None:
+        """Counts an attempt before its password is checked, atomically.
+
+        Returns the throttle item after counting, or None when the email is locked or
+        already has `max_failures` attempts counted (some perhaps still in flight): so
+        however many requests race, at most `max_failures` passwords are evaluated.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": {"S": f"LOGINFAIL#{email}"}, "sk": {"S": "LOGINFAIL"}},
+                UpdateExpression="ADD failures :one SET #ttl = :ttl",
+                ConditionExpression="(attribute_not_exists(locked_until) OR locked_until <= :now)"
+                " AND (attribute_not_exists(failures) OR failures < :max OR #ttl <= :now)",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues=_values(
+                    {":one": 1, ":ttl": ttl, ":now": now, ":max": max_failures}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        return from_item(response["Attributes"])
+
+    def get_login_throttle(self, email: str) -> Item | None:
         return self._get(f"LOGINFAIL#{email}", "LOGINFAIL")
 
-    def add_login_failure(self, email: str, *, ttl: int) -> int:
-        """Counts one failed login atomically; returns the count in a row so far."""
-        response = self._call(
-            "update_item",
-            TableName=self.table,
-            Key={"pk": {"S": f"LOGINFAIL#{email}"}, "sk": {"S": "LOGINFAIL"}},
-            UpdateExpression="ADD failures :one SET #ttl = :ttl",
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues=_values({":one": 1, ":ttl": ttl}),
-            ReturnValues="ALL_NEW",
-        )
-        return int(from_item(response["Attributes"])["failures"])
-
-    def lock_login(self, email: str, *, until: int) -> None:
-        """Starts a lockout and resets the count, so the next lockout takes 5 new failures."""
+    def lock_login(self, email: str, *, until: int, lockouts: int, ttl: int) -> None:
+        """Starts a lockout and resets the count, so the next lockout takes 5 new failures;
+        `lockouts` remembers how many there were, for the doubling back-off."""
         self._call(
             "update_item",
             TableName=self.table,
             Key={"pk": {"S": f"LOGINFAIL#{email}"}, "sk": {"S": "LOGINFAIL"}},
-            UpdateExpression="SET failures = :zero, locked_until = :until, #ttl = :until",
+            UpdateExpression="SET failures = :zero, locked_until = :until, lockouts = :lockouts,"
+            " #ttl = :ttl",
             ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues=_values({":zero": 0, ":until": until}),
+            ExpressionAttributeValues=_values(
+                {":zero": 0, ":until": until, ":lockouts": lockouts, ":ttl": ttl}
+            ),
         )
 
     def clear_login_failures(self, email: str) -> None:
