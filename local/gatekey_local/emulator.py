@@ -1182,9 +1182,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class ApiServer(ThreadingHTTPServer):
-    """The listener of one API."""
+    """The listener of one API.
+
+    The listen backlog is far above socketserver's default of 5, so a burst of clients
+    waits in the kernel's queue (and then behind the one-invocation-per-function rule)
+    instead of getting a reset connection.
+    """
 
     daemon_threads = True
+    request_queue_size = 1024
 
     def __init__(self, gateway: Gateway, host: str, port: int):
         super().__init__((host, port), _RequestHandler)

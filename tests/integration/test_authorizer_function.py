@@ -181,3 +181,38 @@ def test_authorizer_imports_no_http_resolver_and_no_pydantic(gatekey_env):
         env={**os.environ, **gatekey_env},
     )
     assert result.stdout.strip() == "[]"
+
+
+def with_route_scopes(event, value="GET/widgets=widgets:read"):
+    return {**event, "stageVariables": {"gatekeyRouteScopes": value}}
+
+
+def test_route_scoped_rest_api_gets_unauthorized_for_a_bad_token(authorizer, caplog):
+    """That API's ACCESS_DENIED (403) means "lacks the scope": a bad token must be a 401."""
+    caplog.set_level(logging.INFO)
+    event = with_route_scopes(load_event("authorizer_rest_request.json", token="garbage"))
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.lambda_handler(event, None)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_route_scoped_rest_api_lists_the_routes_of_the_scopes_held(authorizer, tokens):
+    event = with_route_scopes(load_event("authorizer_rest_request.json", token=tokens["api_key"]))
+    response = authorizer.lambda_handler(event, None)
+    assert statement(response)["Resource"] == [
+        "arn:aws:execute-api:us-east-1:123456789012:abc123defg/v1/GET/widgets"
+    ]
+    assert response["context"]["scopes"] == "*"
+
+
+def test_malformed_route_scopes_fail_closed_with_one_warning(authorizer, tokens, caplog):
+    caplog.set_level(logging.INFO)
+    event = with_route_scopes(
+        load_event("authorizer_rest_request.json", token=tokens["api_key"]), "GET widgets"
+    )
+    with pytest.raises(Exception) as raised:
+        authorizer.lambda_handler(event, None)
+    assert str(raised.value) != "Unauthorized"
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "gatekeyRouteScopes" in warnings[0].getMessage()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

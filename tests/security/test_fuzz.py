@@ -157,3 +157,44 @@ def test_every_json_body_gets_a_contract_answer(admin_context, route, value):
 )
 def test_every_raw_body_gets_a_contract_answer(admin_context, route, body, content_type):
     assert_contract_answer(invoke(route, body, content_type, admin_context))
+
+
+# Scopes: arbitrary scope lists in the bodies that take them, from a narrow credential.
+
+scope_text = st.one_of(
+    st.text(max_size=30),
+    st.from_regex(r"(\*|[a-z0-9_-]{1,8}:([a-z0-9_-]{1,8}|\*))", fullmatch=True),
+    st.sampled_from(["gatekey:keys", "gatekey:bots", "gatekey:users", "gatekey:*", "*"]),
+)
+SCOPED_BODIES = [route for route in BODY_ROUTES if route[2] in ("/user/keys", "/user/keys/fuzz")]
+
+
+@pytest.fixture
+def narrow_key_context(admin_context):
+    """The same admin, but presenting an API key that holds only gatekey:keys and ci:deploy."""
+    return {
+        **admin_context,
+        "token_type": "api_key",
+        "key_handle": "fuzz",
+        "session_id": "",
+        "scopes": "gatekey:keys ci:deploy",
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("route", SCOPED_BODIES, ids=[f"{r[1]} {r[3]}" for r in SCOPED_BODIES])
+@FUZZ
+@given(
+    requested=st.lists(scope_text, max_size=6), handle=st.from_regex(r"[a-z]{1,12}", fullmatch=True)
+)
+def test_a_narrow_key_never_grants_more_than_it_holds(narrow_key_context, route, requested, handle):
+    from gatekey import scopes
+
+    body = json.dumps({"handle": handle, "scopes": requested, "expires_in_days": 1})
+    if route[1] == "PATCH":
+        body = json.dumps({"scopes": requested})
+    response = invoke(route, body, "application/json", narrow_key_context)
+    assert_contract_answer(response)
+    if response["statusCode"] in (200, 201):
+        granted = json.loads(response["body"])["scopes"]
+        assert scopes.covers_all(("gatekey:keys", "ci:deploy"), granted), granted

@@ -444,3 +444,47 @@ def test_http_api_features_the_local_api_cannot_emulate_are_refused(
     path = write(tmp_path, HTTP_API_WITH.format(authorizer=authorizer, event=event))
     with pytest.raises(TemplateError, match=reason):
         load_template(path)
+
+
+def test_route_scoped_http_api_must_key_its_cache_by_route(tmp_path):
+    """A cached simple "yes" for one route would open every route: refused locally."""
+    text = """
+    Resources:
+      Api:
+        Type: AWS::Serverless::HttpApi
+        Properties:
+          StageVariables:
+            gatekeyRouteScopes: GET/orders=orders:read
+          Auth:
+            DefaultAuthorizer: Gk
+            Authorizers:
+              Gk:
+                FunctionArn: arn:aws:lambda:us-east-1:123456789012:function:gk
+                AuthorizerPayloadFormatVersion: "2.0"
+                EnableSimpleResponses: true
+                Identity:
+                  Headers: [Authorization]
+                  ReauthorizeEvery: 60
+    """
+    with pytest.raises(TemplateError, match="routeKey"):
+        load_template(write(tmp_path, text))
+    keyed = text.replace(
+        "Headers: [Authorization]",
+        "Headers: [Authorization]\n                  Context: [routeKey]",
+    )
+    assert load_template(write(tmp_path, keyed)).apis["Api"].stage_variables
+
+
+@pytest.mark.parametrize("value", ["GET /orders=orders:read", "GET/orders/{id}=x:y", "a" * 2049])
+def test_stage_variable_values_follow_api_gateways_rules(tmp_path, value):
+    text = f"""
+    Resources:
+      Api:
+        Type: AWS::Serverless::Api
+        Properties:
+          StageName: v1
+          Variables:
+            gatekeyRouteScopes: "{value}"
+    """
+    with pytest.raises(TemplateError, match="stage variable"):
+        load_template(write(tmp_path, text))
