@@ -351,18 +351,23 @@ class Client:
     """
 
     service: ClassVar[str]  # the signing name and the endpoint's first label
+    endpoint_variable: ClassVar[str]  # as boto3's AWS_ENDPOINT_URL_<SERVICE>
     target_prefix: ClassVar[str]
     content_type: ClassVar[str]
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
+        self._idle: list[http.client.HTTPConnection] = []
         region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not region:
             raise NoCredentials("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
         self.region = region
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-        self.endpoint_url = (endpoint_url or f"https://{self.service}.{region}.{suffix}").rstrip(
-            "/"
-        )
+        self.endpoint_url = (
+            endpoint_url
+            or os.environ.get(self.endpoint_variable)
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or f"https://{self.service}.{region}.{suffix}"
+        ).rstrip("/")
         parts = urlsplit(self.endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) endpoint: {self.endpoint_url!r}")
@@ -372,7 +377,6 @@ class Client:
         self._path = parts.path or "/"
         self._url = f"{parts.scheme}://{parts.netloc}{self._path}"
         self._host = _host_header(self._url)
-        self._idle: list[http.client.HTTPConnection] = []
 
     def close(self) -> None:
         while self._idle:
@@ -509,6 +513,7 @@ class DynamoDB(Client):
     """DynamoDB's item calls the authorizer makes, as boto3's client names them."""
 
     service = "dynamodb"
+    endpoint_variable = "AWS_ENDPOINT_URL_DYNAMODB"
     target_prefix = "DynamoDB_20120810"
     content_type = "application/x-amz-json-1.0"
 
@@ -526,6 +531,7 @@ class SecretsManager(Client):
     """Secrets Manager's GetSecretValue, for the keyring."""
 
     service = "secretsmanager"
+    endpoint_variable = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
     target_prefix = "secretsmanager"
     content_type = "application/x-amz-json-1.1"
 
