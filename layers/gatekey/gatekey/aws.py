@@ -267,15 +267,18 @@ def _fetch_container_credentials(uri: str) -> tuple[Credentials, float]:
     if token_file:
         with open(token_file) as handle:
             token = handle.read().strip()
-    headers = {"Authorization": token} if token else {}
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": _host_header(uri), "User-Agent": USER_AGENT}
+    if token:
+        headers["Authorization"] = token
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        connection = _connect(parts.scheme, parts.hostname or "", parts.port)
         try:
-            connection.request("GET", path or "/", headers=headers)
-            response = connection.getresponse()
-            data = response.read()
-            if response.status == 200:
+            sock = _connect(parts.scheme, parts.hostname or "", parts.port)
+            try:
+                status, _, data, _ = _send(sock, "GET", path, headers, b"")
+            finally:
+                sock.close()
+            if status == 200:
                 document = json.loads(data)
                 expires = datetime.fromisoformat(document["Expiration"].replace("Z", "+00:00"))
                 credentials = Credentials(
@@ -284,8 +287,6 @@ def _fetch_container_credentials(uri: str) -> tuple[Credentials, float]:
                 return credentials, expires.timestamp()
         except (OSError, http.client.HTTPException, ValueError, KeyError, TypeError):
             pass
-        finally:
-            connection.close()
         if attempt < MAX_ATTEMPTS:
             _backoff(attempt)
     raise NoCredentials("the container credentials endpoint gave no credentials")
@@ -309,29 +310,51 @@ def tls_context() -> Any:
     return _tls
 
 
-def _connect(scheme: str, host: str, port: int | None) -> http.client.HTTPConnection:
-    """An open connection: connect (and TLS handshake) within CONNECT_TIMEOUT, then
-    every read within READ_TIMEOUT; TCP keep-alive on, as the store's botocore Config."""
-    connection: http.client.HTTPConnection
-    if scheme == "https":
-        connection = http.client.HTTPSConnection(
-            host, port, timeout=CONNECT_TIMEOUT, context=tls_context()
-        )
-    else:
-        connection = http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT)
-    connection.connect()
-    sock = connection.sock
-    sock.settimeout(READ_TIMEOUT)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    return connection
+def _connect(scheme: str, host: str, port: int | None) -> socket.socket:
+    """An open socket: connect (and TLS handshake) within CONNECT_TIMEOUT, then every
+    read within READ_TIMEOUT; TCP keep-alive on, as the store's botocore Config; no
+    Nagle delay, as urllib3."""
+    sock = socket.create_connection(
+        (host, port or (443 if scheme == "https" else 80)), timeout=CONNECT_TIMEOUT
+    )
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if scheme == "https":
+            sock = tls_context().wrap_socket(sock, server_hostname=host)
+        sock.settimeout(READ_TIMEOUT)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
+def _send(
+    sock: socket.socket, method: str, path: str, headers: Mapping[str, str], body: bytes
+) -> tuple[int, dict[str, str], bytes, bool]:
+    """One HTTP/1.1 exchange: (status, lower-cased headers, body, whether to close).
+
+    The request goes out in one write (http.client writes headers and body apart,
+    which costs a second round of kernel work per request); http.client parses the
+    answer. Raises OSError or http.client.HTTPException.
+    """
+    lines = [f"{method} {path} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        data = response.read()
+    finally:
+        response.close()
+    answer_headers = {name.lower(): value for name, value in response.getheaders()}
+    return response.status, answer_headers, data, bool(response.will_close)
+
+
+def _dropped(sock: socket.socket) -> bool:
     """An idle kept-alive connection that has become readable was closed by the server
     (or says something unasked): not worth a request, which would fail mid-way."""
-    sock = connection.sock
-    if sock is None:
-        return True
     try:
         readable, _, _ = select.select([sock], [], [], 0)
     except (OSError, ValueError):
@@ -356,7 +379,7 @@ class Client:
     content_type: ClassVar[str]
 
     def __init__(self, *, endpoint_url: str | None = None, region_name: str | None = None):
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[socket.socket] = []
         region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not region:
             raise NoCredentials("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
@@ -443,38 +466,33 @@ class Client:
             credentials=get_credentials(),
             amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         )
-        connection = self._connection()
+        sock = self._connection()
         try:
-            connection.request("POST", self._path, body, headers)
-            response = connection.getresponse()
-            data = response.read()
+            status, answer_headers, data, close = _send(sock, "POST", self._path, headers, body)
         except (OSError, http.client.HTTPException) as exc:
-            connection.close()
+            sock.close()
             raise TransportError(f"{operation}: {type(exc).__name__}: {exc}") from exc
-        answer_headers = {name.lower(): value for name, value in response.getheaders()}
-        if response.will_close:
-            connection.close()
-        elif len(self._idle) < MAX_IDLE_CONNECTIONS:
-            self._idle.append(connection)
+        if close or len(self._idle) >= MAX_IDLE_CONNECTIONS:
+            sock.close()
         else:
-            connection.close()
+            self._idle.append(sock)
         checksum = answer_headers.get("x-amz-crc32")
         if checksum is not None and checksum.isdigit() and zlib.crc32(data) != int(checksum):
             raise TransportError(f"{operation}: the response failed its CRC32 check")
-        return response.status, answer_headers, data
+        return status, answer_headers, data
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> socket.socket:
         while True:
             try:
-                connection = self._idle.pop()
+                sock = self._idle.pop()
             except IndexError:
                 break
-            if not _dropped(connection):
-                return connection
-            connection.close()
+            if not _dropped(sock):
+                return sock
+            sock.close()
         try:
             return _connect(self._scheme, self._hostname, self._port)
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             raise TransportError(f"cannot connect to {self._host}: {exc}") from exc
 
 
