@@ -399,6 +399,13 @@ def test_a_dropped_connection_is_retried(serve):
     assert len(server.requests) == 2
 
 
+def test_a_success_that_is_not_json_is_unavailable(serve):
+    server = serve(("reply", 200, b"<html>proxy</html>"))
+    with pytest.raises(ServiceUnavailable) as raised:
+        lean_store(server).get_key("k")
+    assert isinstance(raised.value.__cause__, aws.TransportError)
+
+
 def test_a_response_failing_its_crc32_is_retried_then_unavailable(serve):
     corrupt = ("reply", 200, b'{"Item": {}}', {"x-amz-crc32": "1"})
     server = serve(corrupt, corrupt)
@@ -493,6 +500,14 @@ def test_a_hook_success_answer_is_the_response(monkeypatch):
 # -- credentials, region, endpoints ----------------------------------------------------------
 
 
+def test_a_line_break_in_a_header_is_refused_before_sending(serve, monkeypatch):
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token\r\nX-Injected: 1")
+    server = serve()
+    with pytest.raises(ValueError, match="line break"):
+        aws.DynamoDB(endpoint_url=server.url).get_item(TableName=TABLE, Key=KEY)
+    assert server.requests == []
+
+
 def test_without_a_session_token_no_token_header_is_sent(serve, monkeypatch):
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     server = serve()
@@ -548,7 +563,7 @@ def test_region_and_default_endpoint_come_from_the_lambda_environment(monkeypatc
     monkeypatch.setenv("AWS_DEFAULT_REGION", "cn-north-1")
     assert aws.SecretsManager().endpoint_url == "https://secretsmanager.cn-north-1.amazonaws.com.cn"
     monkeypatch.delenv("AWS_DEFAULT_REGION")
-    with pytest.raises(aws.NoCredentials):
+    with pytest.raises(aws.NoRegion):
         aws.DynamoDB()
 
 

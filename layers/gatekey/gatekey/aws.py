@@ -121,6 +121,10 @@ class NoCredentials(AWSError):
     """Neither the environment nor the container credentials endpoint gave credentials."""
 
 
+class NoRegion(AWSError):
+    """Neither AWS_REGION nor AWS_DEFAULT_REGION is set (Lambda always sets AWS_REGION)."""
+
+
 class Credentials(NamedTuple):
     access_key: str
     secret_key: str
@@ -341,6 +345,8 @@ def _send(
     lines = [f"{method} {path} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     lines.append(f"Content-Length: {len(body)}")
+    if any("\r" in line or "\n" in line for line in lines):
+        raise ValueError("a header holds a line break")  # refused, as http.client does
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
     response = http.client.HTTPResponse(sock, method=method)
     try:
@@ -382,7 +388,7 @@ class Client:
         self._idle: list[socket.socket] = []
         region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         if not region:
-            raise NoCredentials("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
+            raise NoRegion("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION")
         self.region = region
         suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
         self.endpoint_url = (
@@ -423,7 +429,10 @@ class Client:
                     raise
             else:
                 if status < 300:
-                    parsed = json.loads(data) if data else {}
+                    try:
+                        parsed = json.loads(data) if data else {}
+                    except ValueError:
+                        parsed = None
                     if not isinstance(parsed, dict):
                         raise TransportError(f"{operation}: the response is not a JSON object")
                     parsed["ResponseMetadata"] = _metadata(status, headers, attempt)
@@ -472,6 +481,9 @@ class Client:
         except (OSError, http.client.HTTPException) as exc:
             sock.close()
             raise TransportError(f"{operation}: {type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            sock.close()
+            raise
         if close or len(self._idle) >= MAX_IDLE_CONNECTIONS:
             sock.close()
         else:
