@@ -411,7 +411,7 @@ def cold_figures(header: str, agent: str) -> list[dict[str, Any]]:
             "ok": new / floor <= COLD_TARGET,
         },
         {
-            "figure": "same, the boto3 authorizer before gatekey.aws",
+            "figure": "cold import of the boto3 authorizer before gatekey.aws / same floor",
             "value": round(old / floor, 3),
             "detail": f"{old * 1e3:.0f} ms vs {floor * 1e3:.0f} ms",
             "target": "(reported)",
@@ -425,7 +425,7 @@ def cold_figures(header: str, agent: str) -> list[dict[str, Any]]:
             "ok": True,
         },
         {
-            "figure": "same, the boto3 authorizer before gatekey.aws",
+            "figure": "first authorization, boto3 authorizer before gatekey.aws / same floor",
             "value": round(seconds["first_old"] / floor, 3),
             "detail": f"{seconds['first_old'] * 1e3:.0f} ms",
             "target": "(reported)",
