@@ -139,3 +139,19 @@ def test_authorizer_fails_closed_within_the_timeouts_when_dynamodb_hangs(tokens,
     with pytest.raises(module.AuthorizerUnavailable, match="service unavailable"):
         module.lambda_handler(event, None)
     assert time.monotonic() - start < aws.MAX_ATTEMPTS * (aws.READ_TIMEOUT + 0.5) + 0.5
+
+
+@pytest.mark.parametrize(
+    ("initialization", "preloaded"),
+    [("on-demand", False), ("snap-start", True), ("provisioned-concurrency", True)],
+)
+def test_ca_certificates_load_at_init_only_when_no_user_waits(
+    gatekey_env, monkeypatch, initialization, preloaded
+):
+    """Under SnapStart or provisioned concurrency init runs ahead of requests: pay TLS then."""
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", initialization)
+    monkeypatch.setattr(aws, "_tls", None)
+    reset_gatekey_caches()
+    load_handler("authorizer")
+    assert (aws._tls is not None) is preloaded
+    reset_gatekey_caches()
