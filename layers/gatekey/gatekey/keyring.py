@@ -15,10 +15,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gatekey.errors import ConfigurationError, InvalidToken, ServiceUnavailable
 from gatekey.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from gatekey.aws import SecretsManager
 
 MIN_KEY_LENGTH = 32
 REFRESH_SECONDS = 300
@@ -79,7 +82,7 @@ class KeyringSource:
     def __init__(self, settings: Settings, *, lean: bool = False) -> None:
         self._settings = settings
         self._lean = lean  # read Secrets Manager through gatekey.aws instead of boto3
-        self._secrets: Any = None  # the lean client, kept for its connection
+        self._secrets: SecretsManager | None = None  # the lean client, kept for its connection
         self._keyring: Keyring | None = None
         self._loaded_at = 0.0
         self._lock = Lock()
