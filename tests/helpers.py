@@ -21,7 +21,9 @@ def reset_gatekey_caches() -> None:
     """Forget the container-level caches so a changed environment takes effect."""
     settings.get_settings.cache_clear()
     store.get_store.cache_clear()
+    store.get_lean_store.cache_clear()
     keyring._source = None
+    keyring._lean_source = None
 
 
 @dataclass(frozen=True)

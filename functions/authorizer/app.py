@@ -13,11 +13,11 @@ import logging
 import os
 from typing import Any
 
-from gatekey import authorizer_events
+from gatekey import authorizer_events, aws
 from gatekey.authorization import get_authorizer
 from gatekey.errors import ConfigurationError, InvalidToken, NotAuthenticated, ServiceUnavailable
 from gatekey.settings import get_settings
-from gatekey.store import get_store
+from gatekey.store import get_lean_store
 
 logger = logging.getLogger("gatekey.authorizer")
 logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
@@ -34,10 +34,14 @@ class Unauthorized(Exception):
         super().__init__("Unauthorized")
 
 
-# Build the DynamoDB client during init, then move everything allocated so far (mostly
-# botocore's models) out of the garbage collector's reach: later collections, at cold
-# start and in every warm invocation, no longer rescan that heap.
-get_store()
+# The authorizer talks to AWS through gatekey.aws, not boto3: its cold start is paid by
+# every API that attaches it. Build the client during init; under SnapStart or
+# provisioned concurrency, init runs before any user waits, so load the CA certificates
+# then too. Afterwards move everything allocated so far out of the garbage collector's
+# reach: later collections, at cold start and in every warm invocation, skip that heap.
+get_lean_store()
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") in {"snap-start", "provisioned-concurrency"}:
+    aws.tls_context()
 gc.freeze()
 
 
@@ -52,7 +56,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise AuthorizerUnavailable("configuration error") from None
     simple = get_settings().http_api_simple_responses
     try:
-        principal = get_authorizer().authorize(
+        principal = get_authorizer(lean=True).authorize(
             request.authorization,
             request.user_agent,
             user_agent_known=request.kind != authorizer_events.TOKEN,

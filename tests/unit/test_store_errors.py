@@ -266,7 +266,7 @@ def authorizer(monkeypatch, stubbed):
     reset_gatekey_caches()
     module = load_handler("authorizer")
     store, stubber = stubbed
-    monkeypatch.setattr("gatekey.authorization.get_store", lambda: store)
+    monkeypatch.setattr("gatekey.authorization.get_lean_store", lambda: store)
     yield module, stubber
     monkeypatch.undo()
     reset_gatekey_caches()

@@ -121,7 +121,8 @@ def test_function_environment_is_resolved_for_the_local_run(template):
 
 
 def test_function_settings_come_from_globals_unless_overridden(template):
-    assert template.functions["AuthorizerFunction"].memory_mb == 1024
+    assert template.functions["ConsoleFunction"].memory_mb == 256
+    assert template.functions["AuthorizerFunction"].memory_mb == 512  # bench/cost.py's pick
     assert template.functions["LoginFunction"].memory_mb == 512
     assert template.functions["LoginFunction"].timeout_seconds == 10
     assert (

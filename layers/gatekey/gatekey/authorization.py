@@ -21,7 +21,7 @@ from gatekey.errors import InvalidToken, NotAuthenticated
 from gatekey.keyring import Keyring, get_keyring
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
 from gatekey.settings import Settings, get_settings
-from gatekey.store import Item, Store, get_store
+from gatekey.store import Item, Store, get_lean_store, get_store
 
 MAX_TOKEN_LENGTH = 4096
 MAX_JWT_HEADER_LENGTH = 512
@@ -313,6 +313,11 @@ class Authorizer:
         )
 
 
-def get_authorizer() -> Authorizer:
-    """The container's authorizer (store and settings are cached; the keyring refreshes)."""
-    return Authorizer(get_store(), get_keyring(), get_settings())
+def get_authorizer(*, lean: bool = False) -> Authorizer:
+    """The container's authorizer (store and settings are cached; the keyring refreshes).
+
+    `lean=True` (the authorizer function) reads DynamoDB and Secrets Manager through
+    gatekey.aws, so its cold start does not pay for boto3.
+    """
+    store = get_lean_store() if lean else get_store()
+    return Authorizer(store, get_keyring(lean=lean), get_settings())

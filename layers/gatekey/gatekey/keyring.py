@@ -15,9 +15,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from gatekey.errors import ConfigurationError, InvalidToken, ServiceUnavailable
 from gatekey.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from gatekey.aws import SecretsManager
 
 MIN_KEY_LENGTH = 32
 REFRESH_SECONDS = 300
@@ -75,8 +79,10 @@ class Keyring:
 class KeyringSource:
     """Loads the keyring once and refreshes it every few minutes so rotation takes effect."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, lean: bool = False) -> None:
         self._settings = settings
+        self._lean = lean  # read Secrets Manager through gatekey.aws instead of boto3
+        self._secrets: SecretsManager | None = None  # the lean client, kept for its connection
         self._keyring: Keyring | None = None
         self._loaded_at = 0.0
         self._lock = Lock()
@@ -102,6 +108,16 @@ class KeyringSource:
             return self._settings.secret
         if self._settings.secret_arn is None:
             raise ConfigurationError("no signing secret configured")
+        if self._lean:
+            from gatekey import aws
+
+            try:
+                if self._secrets is None:
+                    self._secrets = aws.SecretsManager()
+                answer = self._secrets.get_secret_value(SecretId=self._settings.secret_arn)
+            except aws.AWSError as exc:
+                raise ServiceUnavailable() from exc
+            return str(answer["SecretString"])
         import boto3  # deferred: only deployed functions read Secrets Manager
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -114,12 +130,18 @@ class KeyringSource:
 
 
 _source: KeyringSource | None = None
+_lean_source: KeyringSource | None = None
 
 
-def get_keyring() -> Keyring:
-    """The container's keyring."""
-    global _source
+def get_keyring(*, lean: bool = False) -> Keyring:
+    """The container's keyring (`lean=True`: the authorizer's, read without boto3)."""
+    global _source, _lean_source
     settings = get_settings()
-    if _source is None or _source._settings is not settings:
-        _source = KeyringSource(settings)
-    return _source.get()
+    source = _lean_source if lean else _source
+    if source is None or source._settings is not settings:
+        source = KeyringSource(settings, lean=lean)
+        if lean:
+            _lean_source = source
+        else:
+            _source = source
+    return source.get()

@@ -32,6 +32,8 @@ from gatekey.settings import Settings, get_settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
+    from gatekey.aws import DynamoDB
+
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100  # DynamoDB's most actions in one TransactWriteItems
@@ -114,25 +116,23 @@ def is_expired(item: Item, at: int | None = None) -> bool:
 class Store:
     """Named operations on the gatekey table."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient | DynamoDB, table_name: str) -> None:
         self.client = client
         self.table = table_name
         self.calls = 0  # DynamoDB requests made, read by the benchmarks
+        self._client_error, self._transport_error = _error_types(client)
 
     # -- low-level helpers -------------------------------------------------------------
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         self.calls += 1
         try:
             return getattr(self.client, operation)(**kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in UNAVAILABLE_CODES:
+        except self._client_error as exc:
+            if error_code(exc) in UNAVAILABLE_CODES:
                 raise ServiceUnavailable() from exc
             raise
-        except BotoCoreError as exc:
+        except self._transport_error as exc:
             raise ServiceUnavailable() from exc
 
     def _get(self, pk: str, sk: str) -> Item | None:
@@ -199,14 +199,12 @@ class Store:
         raise ServiceUnavailable()
 
     def _transact_once(self, actions: list[dict[str, Any]]) -> list[str]:
-        from botocore.exceptions import ClientError
-
         try:
             self._call("transact_write_items", TransactItems=actions)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        except self._client_error as exc:
+            if error_code(exc) != "TransactionCanceledException":
                 raise
-            reasons = exc.response.get("CancellationReasons") or []
+            reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
             codes = [reason.get("Code", "None") for reason in reasons]
             if "ValidationError" in codes:
                 raise  # a malformed transaction is our bug, not the caller's conflict
@@ -408,8 +406,6 @@ class Store:
 
     def touch_session(self, session_id: str, *, at: int, ttl: int) -> bool:
         """Slides a session's idle expiry; never recreates a deleted or expired session."""
-        from botocore.exceptions import ClientError
-
         try:
             self._call(
                 "update_item",
@@ -420,8 +416,8 @@ class Store:
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues=_values({":at": at, ":ttl": ttl}),
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except self._client_error as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -473,8 +469,6 @@ class Store:
 
     def update_key(self, key: Item, changes: Item, *, expected_version: int | None = None) -> Item:
         """Sets attributes of a live key; with `expected_version`, only if nobody rotated it."""
-        from botocore.exceptions import ClientError
-
         names = {f"#a{i}": name for i, name in enumerate(changes)}
         values = {f":v{i}": value for i, value in enumerate(changes.values())}
         condition = "attribute_exists(pk)"
@@ -492,16 +486,14 @@ class Store:
                 ExpressionAttributeValues=_values(values),
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except self._client_error as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise (NotFound() if expected_version is None else Conflict()) from exc
             raise
         return from_item(response["Attributes"])
 
     def touch_key(self, key_id: str, *, at: int) -> None:
         """Records last use; a key deleted meanwhile stays deleted."""
-        from botocore.exceptions import ClientError
-
         try:
             self._call(
                 "update_item",
@@ -511,8 +503,8 @@ class Store:
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=_values({":at": at}),
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        except self._client_error as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def delete_key(self, key: Item) -> None:
@@ -576,8 +568,6 @@ class Store:
         already has `max_failures` attempts counted (some perhaps still in flight): so
         however many requests race, at most `max_failures` passwords are evaluated.
         """
-        from botocore.exceptions import ClientError
-
         try:
             response = self._call(
                 "update_item",
@@ -592,8 +582,8 @@ class Store:
                 ),
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        except self._client_error as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return None
             raise
         return from_item(response["Attributes"])
@@ -627,8 +617,32 @@ def _live_session(session: Item | None) -> Item | None:
     return session
 
 
-def create_dynamodb_client(settings: Settings) -> DynamoDBClient:
-    """A client with short timeouts: a slow database must become a 503, not a Lambda timeout."""
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore or gatekey.aws ClientError (same response shape)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _error_types(client: object) -> tuple[type[Exception], type[Exception]]:
+    """(service error, no-usable-answer error) of the client's library, translated above."""
+    from gatekey import aws
+
+    if isinstance(client, aws.Client):
+        return aws.ClientError, aws.AWSError
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+def create_dynamodb_client(settings: Settings, *, lean: bool = False) -> DynamoDBClient | DynamoDB:
+    """A client with short timeouts: a slow database must become a 503, not a Lambda timeout.
+
+    `lean`: gatekey.aws's stdlib client (same timeouts and attempts), for the authorizer,
+    whose cold start boto3 would dominate; otherwise boto3's.
+    """
+    if lean:
+        from gatekey import aws
+
+        return aws.DynamoDB(endpoint_url=settings.dynamodb_endpoint)
     import boto3
     from botocore.config import Config
 
@@ -646,3 +660,10 @@ def get_store() -> Store:
     """The container's store, built on first use and reused by every invocation."""
     settings = get_settings()
     return Store(create_dynamodb_client(settings), settings.table_name)
+
+
+@lru_cache(maxsize=1)
+def get_lean_store() -> Store:
+    """The authorizer's store: the same Store on gatekey.aws instead of boto3."""
+    settings = get_settings()
+    return Store(create_dynamodb_client(settings, lean=True), settings.table_name)
