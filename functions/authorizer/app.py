@@ -15,7 +15,12 @@ from typing import Any
 
 from gatekey import authorizer_events
 from gatekey.authorization import get_authorizer
-from gatekey.errors import InvalidToken, NotAuthenticated, ServiceUnavailable
+from gatekey.errors import (
+    InvalidToken,
+    NotAuthenticated,
+    PermissionMisconfigured,
+    ServiceUnavailable,
+)
 from gatekey.settings import get_settings
 from gatekey.store import get_store
 
@@ -50,6 +55,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (NotAuthenticated, InvalidToken) as error:
         logger.info("denied %s event: %s", request.kind, error.code)
         return authorizer_events.deny(request, error, simple=simple)
+    except PermissionMisconfigured:
+        # The store logged the one line that says which permission is missing.
+        raise AuthorizerUnavailable("permission missing") from None
     except ServiceUnavailable:
         logger.warning("store unavailable; failing closed")
         raise AuthorizerUnavailable("service unavailable") from None
