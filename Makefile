@@ -29,7 +29,7 @@ run: install
 	$(BIN)/gatekey local
 
 test: install lint templates
-	$(BIN)/pytest
+	GATEKEY_SAM=$(SAM) $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
