@@ -37,7 +37,9 @@ def records(monkeypatch) -> list[logging.LogRecord]:
 
 def mutant(tmp_path: Path, function_id: str, action: str) -> Path:
     document = load_document()
-    return write_template(without(document, find(document, function_id, action)), tmp_path / "t.yaml")
+    return write_template(
+        without(document, find(document, function_id, action)), tmp_path / "t.yaml"
+    )
 
 
 @contextmanager
@@ -105,7 +107,9 @@ def test_authorizer_without_delete_permission_fails_closed_as_in_aws(
         # AWS refused the delete: the session survives, for its owner too.
         assert get_store().get_session(session_of(tokens["access_token"])) is not None
         assert client.get("/user", token=tokens["access_token"]).status_code == 200
-    warnings = [r for r in records if r.name.startswith("gatekey.") and r.levelno == logging.WARNING]
+    warnings = [
+        r for r in records if r.name.startswith("gatekey.") and r.levelno == logging.WARNING
+    ]
     assert len(warnings) == 1, [r.getMessage() for r in warnings]
     assert "dynamodb:DeleteItem" in warnings[0].getMessage()
     assert f"table/{gatekey_env['GATEKEY_TABLE']}" in warnings[0].getMessage()

@@ -150,7 +150,7 @@ class PermissionMisconfigured(ServiceUnavailable):
     store logs one line naming the action and resource (`action`, `resource`).
     """
 
-    def __init__(self, action: str, resource: str) -> None:
+    def __init__(self, action: str = "unknown action", resource: str = "unknown resource") -> None:
         self.action = action
         self.resource = resource
         super().__init__()
