@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from gatekey.store import get_store
-from gatekey_local.emulator import serve_in_thread
-from tests.conftest import TEST_PARAMETERS
+from gatekey_local.emulator import create_server, serve_in_thread
+from tests.conftest import TEMPLATE, TEST_PARAMETERS
 from tests.e2e.conftest import Client, error_code
 from tests.helpers import make_user, reset_gatekey_caches
 from tests.permission_mutants import find, load_document, without, write_template
@@ -144,3 +144,17 @@ def test_enforcement_can_be_turned_off(tmp_path, gatekey_env, monkeypatch):
         )
         assert stolen.status_code == 401
         assert get_store().get_session(session_of(tokens["access_token"])) is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, True), ("true", True), ("false", False)])
+def test_enforcement_is_on_unless_turned_off(gatekey_env, monkeypatch, value, expected):
+    """What `make run` and the suite's local API (tests/conftest.py) get by default."""
+    if value is None:
+        monkeypatch.delenv("GATEKEY_ENFORCE_IAM", raising=False)
+    else:
+        monkeypatch.setenv("GATEKEY_ENFORCE_IAM", value)
+    emulator = create_server(TEMPLATE, env=gatekey_env, table_name=gatekey_env["GATEKEY_TABLE"])
+    try:
+        assert emulator.enforce_iam is expected
+    finally:
+        emulator.close()
