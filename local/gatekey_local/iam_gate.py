@@ -160,7 +160,7 @@ def _dynamodb_requests(
             for entry in entries
         ]
     if operation in ("Query", "Scan"):
-        table = params["TableName"]
+        table = _table_name(params["TableName"])
         index = params.get("IndexName")
         resource = role.table_arn(table) + (f"/index/{index}" if index else "")
         context: dict[str, list[str]] = {}
@@ -170,11 +170,18 @@ def _dynamodb_requests(
             if value is not None:
                 context[LEADING_KEYS] = [value]
         return [Request(action, resource, context)]
-    table = params.get("TableName")
-    return [Request(action, role.table_arn(str(table)) if table else "*")]
+    named = params.get("TableName")
+    return [Request(action, role.table_arn(_table_name(named)) if named else "*")]
+
+
+def _table_name(name: Any) -> str:
+    """A table's name, also when the call names it by ARN (DynamoDB accepts both)."""
+    text = str(name)
+    return text.partition(":table/")[2] if text.startswith("arn:") else text
 
 
 def _item_request(role: FunctionRole, action: str, table: str, item: Mapping[str, Any]) -> Request:
+    table = _table_name(table)
     value = item.get(_hash_key(role, table, None))
     context = {} if value is None else {LEADING_KEYS: [_scalar(value)]}
     return Request(action, role.table_arn(table), context)

@@ -166,3 +166,11 @@ def test_a_table_outside_the_template_is_refused_not_let_through():
 )
 def test_enforcement_switch(value, expected):
     assert iam_gate.enforcement_enabled({"GATEKEY_ENFORCE_IAM": value} if value else {}) is expected
+
+
+def test_a_table_named_by_arn_is_the_same_resource():
+    gate = role(allow("dynamodb:GetItem", prefixes=["SESSION#*"]))
+    params = {"TableName": TABLE, "Key": key("SESSION#1")}
+    assert check_call(gate, "dynamodb", "GetItem", params) is None
+    (request,) = authorization_requests(gate, "dynamodb", "Query", {"TableName": TABLE})
+    assert request.resource == TABLE
