@@ -13,6 +13,10 @@ template's handlers in this process with real proxy events:
   is not called), 403 ``Forbidden`` (denied), 500 ``Internal Server Error`` (the
   authorizer or the function failed).
 
+Each function runs with its execution role from the template: every AWS call it makes
+is checked against that role before it is sent (``iam_gate``; ``enforce_iam``, default
+on unless GATEKEY_ENFORCE_IAM is false).
+
 Authorizers run the way API Gateway runs them: identity sources, a result cache per API
 and authorizer keyed by the identity-source values for ``ReauthorizeEvery`` seconds,
 and policy evaluation against the method or route ARN.
