@@ -29,7 +29,7 @@ from gatekey_local.template import load_template
 from tests.helpers import REPO_ROOT
 from tests.permission_mutants import TEMPLATE, load_document, write_template
 
-SAM = Path(os.environ.get("GATEKEY_SAM") or REPO_ROOT / ".tools" / "sam" / "bin" / "sam")
+SAM = REPO_ROOT / (os.environ.get("GATEKEY_SAM") or ".tools/sam/bin/sam")  # may be absolute
 # What the Lambda Python runtime puts on the path next to /opt/python.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 IMPORT_HANDLER = textwrap.dedent(
