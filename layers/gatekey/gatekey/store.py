@@ -39,10 +39,8 @@ from gatekey.errors import (
 from gatekey.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.client import DynamoDBClient
-
-if TYPE_CHECKING:
     from botocore.exceptions import ClientError
+    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger("gatekey.store")
 Item = dict[str, Any]
