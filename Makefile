@@ -7,7 +7,7 @@ SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint templates unit integration e2e bench build clean
+.PHONY: install run test lint templates unit integration e2e bench build clean permission-loop
 
 install: $(VENV)/.installed local/node_modules/.package-lock.json
 
@@ -29,7 +29,7 @@ run: install
 	$(BIN)/gatekey local
 
 test: install lint templates
-	$(BIN)/pytest
+	GATEKEY_SAM=$(SAM) $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,3 +48,7 @@ build: $(SAM)
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam local/node_modules
+
+# Remove each permission of template.yaml in turn; a test must fail each time (minutes).
+permission-loop: install
+	$(BIN)/python -m tests.permission_loop

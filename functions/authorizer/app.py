@@ -15,7 +15,13 @@ from typing import Any
 
 from gatekey import authorizer_events, aws
 from gatekey.authorization import get_authorizer
-from gatekey.errors import ConfigurationError, InvalidToken, NotAuthenticated, ServiceUnavailable
+from gatekey.errors import (
+    ConfigurationError,
+    InvalidToken,
+    NotAuthenticated,
+    PermissionMisconfigured,
+    ServiceUnavailable,
+)
 from gatekey.settings import get_settings
 from gatekey.store import get_lean_store
 
@@ -68,6 +74,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # credential must get the 401 that only raising "Unauthorized" gives.
             raise Unauthorized() from None
         return authorizer_events.deny(request, error, simple=simple)
+    except PermissionMisconfigured:
+        # The store logged the one line that says which permission is missing.
+        raise AuthorizerUnavailable("permission missing") from None
     except ServiceUnavailable:
         logger.warning("store unavailable; failing closed")
         raise AuthorizerUnavailable("service unavailable") from None

@@ -13,6 +13,10 @@ template's handlers in this process with real proxy events:
   is not called), 403 ``Forbidden`` (denied), 500 ``Internal Server Error`` (the
   authorizer or the function failed).
 
+Each function runs with its execution role from the template: every AWS call it makes
+is checked against that role before it is sent (``iam_gate``; ``enforce_iam``, default
+on unless GATEKEY_ENFORCE_IAM is false).
+
 Authorizers run the way API Gateway runs them: identity sources, a result cache per API
 and authorizer keyed by the identity-source values for ``ReauthorizeEvery`` seconds,
 and policy evaluation against the method or route ARN.
@@ -49,6 +53,8 @@ from types import TracebackType
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from gatekey_local import iam_gate
+from gatekey_local.iam_roles import FunctionRole, function_roles
 from gatekey_local.template import (
     DEFAULT_ROUTE,
     LOCAL_ACCOUNT_ID,
@@ -135,8 +141,13 @@ class _FunctionRunner:
 
     _import_lock = threading.Lock()
 
-    def __init__(self, functions: Mapping[str, _LocalFunction]):
+    def __init__(
+        self,
+        functions: Mapping[str, _LocalFunction],
+        roles: Mapping[str, FunctionRole] | None = None,
+    ):
         self._functions = functions
+        self._roles = roles or {}
         self._invocation_locks = {key: threading.Lock() for key in functions}
         self._handlers: dict[str, Handler] = {}
         self._module_names: list[str] = []
@@ -144,6 +155,10 @@ class _FunctionRunner:
 
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         function = self._functions[function_key]
+        with iam_gate.invoking(self._roles.get(function_key)):
+            return self._invoke(function_key, function, event)
+
+    def _invoke(self, function_key: str, function: _LocalFunction, event: Mapping[str, Any]) -> Any:
         handler = self._handler(function_key, function)
         context = LambdaContext(
             function_name=function.name,
@@ -208,7 +223,12 @@ class _Functions:
     so REST and HTTP APIs that share an authorizer name share its (warm) handler.
     """
 
-    def __init__(self, template: Template, authorizer_sources: Mapping[str, FunctionSource]):
+    def __init__(
+        self,
+        template: Template,
+        authorizer_sources: Mapping[str, FunctionSource],
+        roles: Mapping[str, FunctionRole] | None = None,
+    ):
         functions = {
             logical_id: _LocalFunction(
                 name=logical_id,
@@ -235,7 +255,7 @@ class _Functions:
                         "app.lambda_handler)"
                     )
                 self._authorizers[(api.logical_id, name)] = key
-        self._runner = _FunctionRunner(functions)
+        self._runner = _FunctionRunner(functions, roles)
 
     def invoke(self, function_id: str, event: Mapping[str, Any]) -> Any:
         return self._runner.invoke(function_id, event)
@@ -1242,9 +1262,17 @@ class ApiGatewayEmulator:
         port: int = 0,
         environment: Mapping[str, str] | None = None,
         authorizer_sources: Mapping[str, FunctionSource] | None = None,
+        *,
+        enforce_iam: bool | None = None,
     ):
         self.template = template
-        self._functions = _Functions(template, authorizer_sources or {})
+        self.enforce_iam = (
+            iam_gate.enforcement_enabled(os.environ) if enforce_iam is None else enforce_iam
+        )
+        roles = function_roles(template) if self.enforce_iam else None
+        if roles is not None:
+            iam_gate.install()
+        self._functions = _Functions(template, authorizer_sources or {}, roles)
         gateways = _gateways(template, self._functions)
         if not gateways:
             raise TemplateError(f"{template.path} has no Api or HttpApi event to serve")
@@ -1326,16 +1354,24 @@ def create_server(
     table_name: str = "gatekey",
     parameter_overrides: Mapping[str, str] | None = None,
     authorizer_sources: Mapping[str, FunctionSource] | None = None,
+    enforce_iam: bool | None = None,
 ) -> ApiGatewayEmulator:
     """Build (not start) the emulator for a template; port 0 picks free ports.
 
     ``env`` is added to the functions' environment (e.g. DYNAMODB_ENDPOINT and
     GATEKEY_SECRET). ``authorizer_sources`` names the handler of an authorizer whose
     FunctionArn points outside the template (keyed by authorizer name, for every API).
+    ``enforce_iam`` (default: GATEKEY_ENFORCE_IAM, on unless "false") checks each AWS
+    call of a function against its role in the template (see ``iam_gate``).
     """
     template = load_template(template_path, parameter_overrides, table_name)
     return ApiGatewayEmulator(
-        template, host, port, function_environment(template, env), authorizer_sources
+        template,
+        host,
+        port,
+        function_environment(template, env),
+        authorizer_sources,
+        enforce_iam=enforce_iam,
     )
 
 

@@ -224,6 +224,7 @@ def run_local(
             for api_id, url in api.urls.items():
                 for line in _api_lines(template.apis[api_id], template, url):
                     print(line, flush=True)
+            print(_iam_line(emulator, sources=bool(authorizer_sources)), flush=True)
             shared = "" if template.table is not None else ", of the gatekey local run"
             print(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})", flush=True)
             print(
@@ -234,6 +235,15 @@ def run_local(
     finally:
         if database is not None:
             database.stop()
+
+
+def _iam_line(emulator: ApiGatewayEmulator, *, sources: bool) -> str:
+    if not emulator.enforce_iam:
+        return "IAM: not enforced (GATEKEY_ENFORCE_IAM=false): functions may do anything."
+    line = "IAM: each function may make only the AWS calls its role in the template allows"
+    if sources:
+        line += " (authorizers given with --authorizer are not checked)"
+    return line + "; GATEKEY_ENFORCE_IAM=false turns this off."
 
 
 def _log_requests_to_stderr() -> None:

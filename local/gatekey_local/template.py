@@ -206,6 +206,8 @@ class Template:
     routes: tuple[Route, ...]
     table: Table | None
     parameter_env_vars: Mapping[str, str]
+    table_name: str = "gatekey"
+    """The local name of the template's table (every ``!Ref`` of it resolves to this)."""
 
     def parameter_overrides_from(self, environ: Mapping[str, str]) -> dict[str, str]:
         """Parameters whose function env var is set in ``environ``.
@@ -278,7 +280,14 @@ class _Resolver:
             return self._table_name
         raise _Unresolvable(name)
 
+    def _attribute(self, resource: str, attribute: str) -> str:
+        """``!GetAtt resource.attribute``: only AWS knows, except where a subclass does."""
+        raise _Unresolvable(f"{resource}.{attribute}")
+
     def _function(self, key: str, argument: Any) -> Any:
+        if key == "Fn::GetAtt":
+            resource, attribute = argument
+            return self._attribute(self.text(resource), self.text(attribute))
         if key == "Fn::Sub":
             return self._sub(argument)
         if key == "Fn::Join":
@@ -322,7 +331,8 @@ class _Resolver:
             if name in local:
                 return local[name]
             if "." in name:
-                raise _Unresolvable(name)
+                resource, _, attribute = name.partition(".")
+                return self._attribute(resource, attribute)
             return self._ref(name)
 
         return re.sub(r"\$\{([^}]+)\}", substitute, text)
@@ -405,6 +415,7 @@ def _resolve_template(
         routes=routes,
         table=_table(resources, resolver),
         parameter_env_vars=_parameter_env_vars(resources, globals_section, parameters),
+        table_name=table_name,
     )
 
 

@@ -17,7 +17,13 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from gatekey import key_tokens, session_tokens
-from gatekey.errors import EmailTaken, HandleTaken, NotFound, ServiceUnavailable
+from gatekey.errors import (
+    EmailTaken,
+    HandleTaken,
+    NotFound,
+    PermissionMisconfigured,
+    ServiceUnavailable,
+)
 from gatekey.keyring import Keyring
 from gatekey.store import TRANSACTION_ATTEMPTS, Store
 from tests.helpers import load_event, load_handler, reset_gatekey_caches
@@ -304,3 +310,35 @@ def test_authorizer_fails_closed_when_dynamodb_throttles(authorizer, kind, code)
     event = load_event("authorizer_rest_request.json", token=token)
     with pytest.raises(module.AuthorizerUnavailable):
         module.lambda_handler(event, None)
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_access_denied_is_a_permission_error_with_one_warning(stubbed, operation, caplog):
+    """AWS refusing a call is a role missing a permission: 503 and one line, no trace."""
+    store, stubber = stubbed
+    method, call = OPERATIONS[operation]
+    for prelude_method, response in PRELUDES.get(operation, []):
+        stubber.add_response(prelude_method, response)
+    resource = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
+    stubber.add_client_error(
+        method,
+        service_error_code="AccessDeniedException",
+        service_message=(
+            "User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: "
+            f"dynamodb:Op on resource: {resource} because no identity-based policy allows "
+            "the dynamodb:Op action"
+        ),
+        http_status_code=400,
+    )
+    with (
+        caplog.at_level("DEBUG", logger="gatekey.store"),
+        pytest.raises(PermissionMisconfigured) as raised,
+    ):
+        call(store)
+    assert isinstance(raised.value, ServiceUnavailable)
+    assert (raised.value.action, raised.value.resource) == ("dynamodb:Op", resource)
+    assert raised.value.body()["errors"][0]["code"] == "service_unavailable"
+    records = [r for r in caplog.records if r.name == "gatekey.store"]
+    assert [r.levelname for r in records] == ["WARNING"]
+    assert "dynamodb:Op" in records[0].getMessage() and resource in records[0].getMessage()
+    assert records[0].exc_info is None

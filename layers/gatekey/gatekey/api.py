@@ -20,6 +20,7 @@ from gatekey.errors import (
     GatekeyError,
     NotAuthenticated,
     NotFound,
+    PermissionMisconfigured,
     ValidationFailed,
 )
 from gatekey.principal import Principal
@@ -53,7 +54,7 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(GatekeyError)  # type: ignore[untyped-decorator]
     def _gatekey_error(error: GatekeyError) -> Response[str]:
-        if error.status >= 500:
+        if error.status >= 500 and not isinstance(error, PermissionMisconfigured):
             logger.warning("request failed", extra={"code": error.code})
         return error_response(error)
 

@@ -143,5 +143,18 @@ class ServiceUnavailable(GatekeyError):
         return {"Retry-After": "1"}
 
 
+class PermissionMisconfigured(ServiceUnavailable):
+    """AWS refused a call for lack of permission: the function's role misses an action.
+
+    A deployment error, not a client's: clients get the same 503 as an outage, and the
+    store logs one line naming the action and resource (`action`, `resource`).
+    """
+
+    def __init__(self, action: str = "unknown action", resource: str = "unknown resource") -> None:
+        self.action = action
+        self.resource = resource
+        super().__init__()
+
+
 class ConfigurationError(RuntimeError):
     """The function's environment is incomplete; raised at cold start, never to a client."""

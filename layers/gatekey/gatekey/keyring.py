@@ -115,6 +115,12 @@ class KeyringSource:
                 if self._secrets is None:
                     self._secrets = aws.SecretsManager()
                 answer = self._secrets.get_secret_value(SecretId=self._settings.secret_arn)
+            except aws.ClientError as exc:
+                from gatekey.store import ACCESS_DENIED_CODES, error_code, permission_misconfigured
+
+                if error_code(exc) in ACCESS_DENIED_CODES:
+                    raise permission_misconfigured(exc, "secretsmanager:GetSecretValue") from exc
+                raise ServiceUnavailable() from exc
             except aws.AWSError as exc:
                 raise ServiceUnavailable() from exc
             return str(answer["SecretString"])
@@ -124,7 +130,13 @@ class KeyringSource:
         try:
             client = boto3.client("secretsmanager")
             response = client.get_secret_value(SecretId=self._settings.secret_arn)
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            from gatekey.store import ACCESS_DENIED_CODES, permission_misconfigured
+
+            if exc.response.get("Error", {}).get("Code") in ACCESS_DENIED_CODES:
+                raise permission_misconfigured(exc, "secretsmanager:GetSecretValue") from exc
+            raise ServiceUnavailable() from exc
+        except BotoCoreError as exc:
             raise ServiceUnavailable() from exc
         return str(response["SecretString"])
 

@@ -19,21 +19,32 @@ compares the expiry itself and treats an expired item as absent.
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import time
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from gatekey import clock
-from gatekey.errors import Conflict, EmailTaken, HandleTaken, NotFound, ServiceUnavailable
+from gatekey.errors import (
+    Conflict,
+    EmailTaken,
+    HandleTaken,
+    NotFound,
+    PermissionMisconfigured,
+    ServiceUnavailable,
+)
 from gatekey.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from gatekey.aws import DynamoDB
 
+logger = logging.getLogger("gatekey.store")
 Item = dict[str, Any]
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100  # DynamoDB's most actions in one TransactWriteItems
@@ -58,6 +69,27 @@ UNAVAILABLE_CODES = frozenset(
 TRANSIENT_CANCELLATION_CODES = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"}
 )
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+_DENIED_MESSAGE = re.compile(r"perform: (?P<action>\S+) on resource: (?P<resource>\S+)")
+
+
+def permission_misconfigured(exc: Exception, operation: str) -> PermissionMisconfigured:
+    """The error for an AccessDenied answer, after one warning line naming what is missing.
+
+    AWS refusing a call means the function's role (template.yaml Policies) lacks a
+    permission: a deployment error to fix, not an outage to trace on every request.
+    """
+    message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
+    match = _DENIED_MESSAGE.search(message)
+    action = match["action"] if match else operation
+    resource = match["resource"] if match else "unknown resource"
+    logger.warning(
+        "permission missing: AWS refused %s on %s; add it to this function's Policies in "
+        "template.yaml",
+        action,
+        resource,
+    )
+    return PermissionMisconfigured(action, resource)
 
 
 def _serialize(value: Any) -> dict[str, Any]:
@@ -129,8 +161,11 @@ class Store:
         try:
             return getattr(self.client, operation)(**kwargs)
         except self._client_error as exc:
-            if error_code(exc) in UNAVAILABLE_CODES:
+            code = error_code(exc)
+            if code in UNAVAILABLE_CODES:
                 raise ServiceUnavailable() from exc
+            if code in ACCESS_DENIED_CODES:
+                raise permission_misconfigured(exc, operation) from exc
             raise
         except self._transport_error as exc:
             raise ServiceUnavailable() from exc

@@ -1,0 +1,238 @@
+"""Every route of the template, once, with each function held to its IAM role.
+
+The local IAM gate is on (whatever GATEKEY_ENFORCE_IAM says) and the touch interval is
+0, so every authorization also writes last-used: each permission a function's role
+grants is needed by at least one request here. The permission loop
+(tests/permission_loop.py) runs this module against copies of the template with one
+permission removed (GATEKEY_TEST_TEMPLATE names the copy) and expects it to fail.
+
+The last test checks that every route of the template was requested: a new route
+needs a request here, which is how its permissions get checked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+
+from gatekey.store import get_store
+from gatekey_local.emulator import serve_in_thread
+from gatekey_local.template import load_template
+from tests import helpers
+from tests.conftest import TEMPLATE
+from tests.e2e.conftest import Client
+from tests.helpers import USER_AGENT, make_user, reset_gatekey_caches
+
+ROUTE_TEMPLATE = Path(os.environ.get("GATEKEY_TEST_TEMPLATE") or TEMPLATE)
+PARAMETERS = {"AuthorizerCacheSeconds": "0"}
+OTHER_AGENT = "someone-else/2.0"
+
+requested: set[tuple[str, str]] = set()
+finished: set[str] = set()
+
+
+class RecordingClient(Client):
+    """Remembers each (method, path) it requested."""
+
+    def request(self, method: str, path: str, **kwargs):
+        requested.add((method.upper(), path.split("?")[0]))
+        return super().request(method, path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def client(gatekey_env) -> Iterator[RecordingClient]:
+    reset_gatekey_caches()
+    with serve_in_thread(
+        ROUTE_TEMPLATE,
+        env={**gatekey_env, "GATEKEY_TOUCH_INTERVAL_SECONDS": "0"},
+        table_name=gatekey_env["GATEKEY_TABLE"],
+        parameter_overrides=PARAMETERS,
+        enforce_iam=True,
+    ) as server:
+        reset_gatekey_caches()
+        api = RecordingClient(server.url)
+        yield api
+        api.close()
+    reset_gatekey_caches()
+
+
+@pytest.fixture(autouse=True)
+def _record_completion(request) -> Iterator[None]:
+    yield
+    finished.add(request.node.name)
+
+
+def login(client: Client, user: helpers.TestUser, agent: str = USER_AGENT) -> dict:
+    response = client.post(
+        "/auth/login",
+        json={"email": user.email, "password": user.password},
+        headers={"User-Agent": agent},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sign(key: dict, **claims) -> str:
+    claims.setdefault("exp", int(time.time()) + 60)
+    return jwt.encode(claims, key["secret"], algorithm="HS256", headers={"kid": key["kid"]})
+
+
+def session_exists(session_id: str) -> bool:
+    return get_store().get_session(session_id) is not None
+
+
+def session_id_of(token: str) -> str:
+    return str(jwt.decode(token, options={"verify_signature": False})["sid"])
+
+
+def test_public_routes_and_login_throttling_state(client):
+    user = make_user()
+    wrong = client.post("/auth/login", json={"email": user.email, "password": "not it at all"})
+    assert wrong.status_code == 401
+    tokens = login(client, user)  # clears the failure count
+    assert client.get("/console").status_code == 200
+    refreshed = client.get("/auth/refresh-token", token=tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    assert client.get("/", token=refreshed.json()["access_token"]).status_code == 200
+
+
+def test_refresh_from_another_user_agent_destroys_the_session(client):
+    tokens = login(client, make_user())
+    session_id = session_id_of(tokens["access_token"])
+    response = client.get(
+        "/auth/refresh-token", token=tokens["refresh_token"], headers={"User-Agent": OTHER_AGENT}
+    )
+    assert response.status_code == 401, response.text
+    assert not session_exists(session_id)
+
+
+def test_authorizer_other_user_agent_destroys_the_session(client):
+    tokens = login(client, make_user())
+    session_id = session_id_of(tokens["access_token"])
+    response = client.get(
+        "/auth/authenticated", token=tokens["access_token"], headers={"User-Agent": OTHER_AGENT}
+    )
+    assert response.status_code == 401, response.text
+    assert not session_exists(session_id)
+    assert client.get("/user", token=tokens["access_token"]).status_code == 401
+
+
+def test_token_test_routes(client):
+    token = login(client, make_user())["access_token"]
+    for path in ("/", "/auth/authenticated", "/user"):
+        response = client.get(path, token=token)
+        assert response.status_code == 200, (path, response.text)
+
+
+def test_sessions_logout_and_access_token_revocation(client):
+    user = make_user()
+    first = login(client, user)
+    second = login(client, user)
+    listed = client.get("/user/sessions", token=first["access_token"])
+    assert listed.status_code == 200, listed.text
+    assert len(listed.json()["sessions"]) == 2
+    # GET /auth/revoke: the presented access token dies, its session is flagged.
+    assert client.get("/auth/revoke", token=first["access_token"]).status_code == 200
+    assert client.get("/user", token=first["access_token"]).status_code == 401
+    fresh = client.get("/auth/refresh-token", token=first["refresh_token"]).json()["access_token"]
+    assert client.get("/user", token=fresh).status_code == 200  # reads its revocation item
+    # POST /auth/revoke of a token of a flagged session: the revoke function reads it too.
+    other = client.get("/auth/refresh-token", token=first["refresh_token"]).json()["access_token"]
+    assert client.post("/auth/revoke", token=fresh, json={"token": other}).status_code == 200
+    assert client.get("/user", token=other).status_code == 401
+    # POST /auth/revoke of a refresh token ends its session.
+    assert (
+        client.post(
+            "/auth/revoke", token=fresh, json={"token": second["refresh_token"]}
+        ).status_code
+        == 200
+    )
+    assert not session_exists(session_id_of(second["access_token"]))
+    third = login(client, user)
+    third_id = session_id_of(third["access_token"])
+    ended = client.delete(f"/user/sessions/{third_id}", token=fresh)
+    assert ended.status_code == 204, ended.text
+    assert not session_exists(third_id)
+    assert client.post("/auth/logout", token=fresh).status_code == 200
+    again = login(client, user)["access_token"]
+    assert client.get("/auth/logout", token=again).status_code == 200
+    assert client.get("/user", token=again).status_code == 401
+
+
+def test_api_keys(client):
+    token = login(client, make_user())["access_token"]
+    created = client.post("/user/keys", token=token, json={"handle": "ci"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    listed = client.get("/user/keys", token=token)
+    assert listed.status_code == 200, listed.text
+    assert [k["handle"] for k in listed.json()["keys"]] == ["ci"]
+    assert client.get("/user/keys/ci", token=token).status_code == 200
+    assert client.patch("/user/keys/ci", token=token, json={"alias": "CI"}).status_code == 200
+    rotated = client.post("/user/keys/ci/rotate", token=token, json={"grace_seconds": 0})
+    assert rotated.status_code == 200, rotated.text
+    api_key = rotated.json()["token"]
+    assert client.get("/user", headers={"Authorization": api_key}).status_code == 200
+    assert client.get("/auth/revoke", headers={"Authorization": api_key}).status_code == 200
+    assert client.get("/user", headers={"Authorization": api_key}).status_code == 401
+    client.post("/user/keys", token=token, json={"handle": "gone"})
+    assert client.delete("/user/keys/gone", token=token).status_code == 204
+    assert client.get("/user/keys/gone", token=token).status_code == 404
+    assert key["handle"] == "ci"
+
+
+def test_client_jwts(client):
+    token = login(client, make_user())["access_token"]
+    key = client.post("/user/keys", token=token, json={"handle": "j", "type": "jwt"}).json()
+    first, second = sign(key, jti="one"), sign(key, jti="two")
+    assert client.get("/user", headers=bearer(first)).status_code == 200
+    assert client.get("/auth/revoke", headers=bearer(first)).status_code == 200
+    assert client.get("/user", headers=bearer(first)).status_code == 401
+    assert client.get("/user", headers=bearer(second)).status_code == 200  # reads REVOKED#
+
+
+def test_bots(client):
+    admin = make_user(admin=True)
+    token = login(client, admin)["access_token"]
+    created = client.post(
+        "/account/bots", token=token, json={"name": f"bot-{uuid.uuid4().hex[:6]}"}
+    )
+    assert created.status_code == 201, created.text
+    bot_id = created.json()["bot"]["id"]
+    listed = client.get("/account/bots", token=token)
+    assert listed.status_code == 200, listed.text
+    assert [bot["id"] for bot in listed.json()["bots"]] == [bot_id]
+    regenerated = client.post(f"/account/bots/{bot_id}/token", token=token)
+    assert regenerated.status_code == 200, regenerated.text
+    bot_token = regenerated.json()["token"]
+    assert client.get("/user", headers={"Authorization": bot_token}).status_code == 200
+    assert client.delete(f"/account/bots/{bot_id}", token=token).status_code == 204
+    assert client.get("/user", headers={"Authorization": bot_token}).status_code == 401
+
+
+def test_every_route_of_the_template_was_requested(request):
+    others = {
+        item.name
+        for item in request.session.items
+        if item.module is request.module and item.name != request.node.name
+    }
+    if not others <= finished:
+        pytest.skip("only meaningful after the whole module ran")
+    routes = load_template(ROUTE_TEMPLATE).routes
+    missing = []
+    for route in routes:
+        pattern = re.compile("^" + re.sub(r"\{[^}/]+\}", "[^/]+", route.path) + "$")
+        if not any(m == route.method and pattern.match(path) for m, path in requested):
+            missing.append(f"{route.method} {route.path}")
+    assert not missing, f"routes no test here requests: {missing}"
