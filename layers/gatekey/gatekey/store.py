@@ -39,7 +39,6 @@ from gatekey.errors import (
 from gatekey.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from botocore.exceptions import ClientError
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
     from gatekey.aws import DynamoDB
