@@ -113,7 +113,7 @@ def loads_keyring(handler: Path) -> bool:
         seen.add(module)
         todo |= _gatekey_imports(LAYER.parent / (module.replace(".", "/") + ".py"))
     return any(
-        "get_keyring()" in (LAYER.parent / (m.replace(".", "/") + ".py")).read_text()
+        "get_keyring(" in (LAYER.parent / (m.replace(".", "/") + ".py")).read_text()
         for m in seen
         if m != "gatekey.keyring"
     )
