@@ -659,7 +659,11 @@ def _http_authorizer(
 
 
 def _function_id_of_arn(function_arn: Any, resolver: _Resolver) -> str | None:
-    """The logical id behind ``!GetAtt Fn.Arn`` or ``!Sub ${Fn.Arn}``; None otherwise."""
+    """The logical id behind ``!GetAtt Fn.Arn``, ``!Sub ${Fn.Arn}`` or ``!Ref Fn.Alias``
+    (SAM's AutoPublishAlias); None otherwise."""
+    if isinstance(function_arn, dict) and isinstance(function_arn.get("Ref"), str):
+        resource, _, attribute = function_arn["Ref"].partition(".")
+        return resource if attribute == "Alias" else None
     if isinstance(function_arn, dict) and "Fn::GetAtt" in function_arn:
         resource, attribute = function_arn["Fn::GetAtt"]
         return str(resource) if attribute == "Arn" else None
