@@ -26,6 +26,7 @@ ENV_AUTHORIZER_CACHE_SECONDS = "GATEKEY_AUTHORIZER_CACHE_SECONDS"
 ENV_HTTP_API_SIMPLE_RESPONSES = "GATEKEY_HTTP_API_SIMPLE_RESPONSES"
 ENV_LOGIN_MAX_FAILURES = "GATEKEY_LOGIN_MAX_FAILURES"
 ENV_LOGIN_LOCKOUT_SECONDS = "GATEKEY_LOGIN_LOCKOUT_SECONDS"
+ENV_AUDIT_RETENTION_DAYS = "GATEKEY_AUDIT_RETENTION_DAYS"
 
 DEFAULT_TABLE = "gatekey"
 
@@ -48,6 +49,7 @@ class Settings:
     http_api_simple_responses: bool = True
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
+    audit_retention_days: int = 365
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -83,6 +85,9 @@ class Settings:
             ),
             login_lockout_seconds=_seconds(
                 env, ENV_LOGIN_LOCKOUT_SECONDS, defaults.login_lockout_seconds, minimum=1
+            ),
+            audit_retention_days=_seconds(
+                env, ENV_AUDIT_RETENTION_DAYS, defaults.audit_retention_days, minimum=1
             ),
         )
         if settings.secret is None and settings.secret_arn is None:
