@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gatekey import scopes as scope_rules
 
@@ -90,3 +90,31 @@ class RevokeRequest(BaseModel):
 
     token: str = Field(min_length=1, max_length=4096)
     token_type_hint: str | None = Field(default=None, max_length=64)
+
+
+# -- user administration (issue #12, part A) ------------------------------------------
+
+
+class CreateUserRequest(BaseModel):
+    """`POST /account/users`; without a password the user gets a set-password message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Literal["admin", "member"] = "member"
+    password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class UpdateUserRequest(BaseModel):
+    """`PATCH /account/users/{id}`: a role and/or the disabled flag; at least one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "member"] | None = None
+    disabled: bool | None = Field(default=None, strict=True)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateUserRequest:
+        if self.role is None and self.disabled is None:
+            raise ValueError("give role and/or disabled")
+        return self
