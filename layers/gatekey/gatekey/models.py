@@ -32,6 +32,9 @@ class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     account_id: str | None = Field(default=None, min_length=1, max_length=64)
+    # with MFA on, one of these (an empty form field counts as absent)
+    totp: str | None = Field(default=None, max_length=16)
+    recovery_code: str | None = Field(default=None, max_length=64)
 
 
 HANDLE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -118,3 +121,42 @@ class UpdateUserRequest(BaseModel):
         if self.role is None and self.disabled is None:
             raise ValueError("give role and/or disabled")
         return self
+
+
+# -- passwords and MFA (issue #12, part B) --------------------------------------------
+# New passwords are checked by `passwords.check_password_rule` (attr `password`), not
+# here, so every route reports the rule the same way.
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    account_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class PasswordResetConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=512)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class ChangePasswordRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class TotpConfirmRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=16)
+
+
+class DisableMfaRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    code: str = Field(min_length=1, max_length=64, description="a TOTP code or a recovery code")

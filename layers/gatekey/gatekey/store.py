@@ -774,6 +774,22 @@ class Store:
             actions.append(action)
         self._transact(actions)
 
+    def discarded_write(self) -> None:
+        """One conditional put that cannot succeed: the cost of writing an audit event,
+        paid where there is nothing to write (a login for an unknown email)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table,
+                Item=to_item({"pk": "AUDIT#-", "sk": "-", "ttl": 0}),
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
     def get_reset_token(self, token_hash: str) -> Item | None:
         return self._get(f"RESET#{token_hash}", "RESET")
 
