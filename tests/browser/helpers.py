@@ -94,3 +94,7 @@ def reset_link(message: email.message.EmailMessage) -> str:
     found = RESET_LINK.search(body.get_content())
     assert found, body.get_content()
     return found.group(0)
+
+
+def messages_to(outbox: Path, address: str) -> list[email.message.EmailMessage]:
+    return [message for message in messages(outbox) if message["To"] == address]

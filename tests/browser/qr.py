@@ -20,13 +20,16 @@ import qrcode.util
 import zxingcpp
 from playwright.sync_api import Page
 
-# the red channel of every pixel, row by row: black modules are 0, the rest 255
+# one grey level per pixel, row by row, transparent counting as white
 READ_CANVAS = """(id) => {
   const canvas = document.getElementById(id);
   const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
-  const red = new Array(canvas.width * canvas.height);
-  for (let i = 0; i < red.length; i += 1) red[i] = data[i * 4];
-  return { width: canvas.width, height: canvas.height, red };
+  const grey = new Array(canvas.width * canvas.height);
+  for (let i = 0; i < grey.length; i += 1) {
+    const [r, g, b, a] = data.slice(i * 4, i * 4 + 4);
+    grey[i] = Math.round(255 - (a / 255) * (255 - (r + g + b) / 3));
+  }
+  return { width: canvas.width, height: canvas.height, grey };
 }"""
 FORMAT_MASK = 0x5412
 LEVELS = {1: "L", 0: "M", 3: "Q", 2: "H"}
@@ -49,7 +52,7 @@ class DrawnQr:
 
 def read_canvas(page: Page, element_id: str) -> tuple[int, int, bytes]:
     drawn = page.evaluate(READ_CANVAS, element_id)
-    return drawn["width"], drawn["height"], bytes(drawn["red"])
+    return drawn["width"], drawn["height"], bytes(drawn["grey"])
 
 
 def modules_of(width: int, height: int, pixels: bytes) -> list[list[bool]]:
@@ -59,7 +62,7 @@ def modules_of(width: int, height: int, pixels: bytes) -> list[list[bool]]:
     assert dark, "the canvas is blank"
     top, left = divmod(dark[0], width)
     run = 0
-    while pixels[top * width + left + run] < 128:
+    while left + run < width and pixels[top * width + left + run] < 128:
         run += 1
     assert run % 7 == 0, run
     scale = run // 7
