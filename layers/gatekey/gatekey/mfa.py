@@ -44,7 +44,7 @@ SECRET_PURPOSE = "totp-secret"
 RECOVERY_PURPOSE = "recovery-code"
 SECRET_BYTES = 20  # RFC 4226's recommended 160 bits
 
-_CODE = re.compile(r"^\d{6}$")
+_CODE = re.compile(r"[0-9]{6}")
 
 
 def is_enabled(user: Item) -> bool:
@@ -65,7 +65,7 @@ def time_step(at: float) -> int:
 def matching_step(secret: str, code: str, at: float) -> int | None:
     """The time step (within the allowed drift) whose code is `code`, else None."""
     code = "".join(code.split())
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
     now = time_step(at)
@@ -205,7 +205,7 @@ class MfaService:
         sessions = SessionService(self.store, self.keyring, self.settings)
 
         def second_factor(checked: Item) -> bool:
-            totp, recovery = (code, None) if _CODE.match("".join(code.split())) else (None, code)
+            totp, recovery = (code, None) if _CODE.fullmatch("".join(code.split())) else (None, code)
             return check_second_factor(
                 self.store, self.keyring, checked, totp=totp, recovery_code=recovery
             )
