@@ -488,6 +488,30 @@ BODIES = [
     (models.RevokeRequest, {"token": None}, False),
     (models.RevokeRequest, {"token": "t", "token_type_hint": "h" * 65}, False),
     (models.RevokeRequest, {}, False),
+    # user administration (part A)
+    (models.CreateUserRequest, {"email": "grace@example.com"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "role": "admin", "password": "p"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "password": None}, True),
+    (models.CreateUserRequest, {"email": LONG_EMAIL}, True),
+    (models.CreateUserRequest, {"email": LONG_EMAIL + "m"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": "x" * 1025}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": ""}, False),
+    (models.CreateUserRequest, {"email": "g@x", "role": "owner"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "role": None}, False),
+    (models.CreateUserRequest, {"email": "not an email"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "admin": True}, False),
+    (models.CreateUserRequest, {}, False),
+    (models.UpdateUserRequest, {"role": "admin"}, True),
+    (models.UpdateUserRequest, {"disabled": True}, True),
+    (models.UpdateUserRequest, {"role": "member", "disabled": False}, True),
+    (models.UpdateUserRequest, {"role": None, "disabled": False}, True),
+    (models.UpdateUserRequest, {}, False),
+    (models.UpdateUserRequest, {"role": None}, False),
+    (models.UpdateUserRequest, {"role": None, "disabled": None}, False),
+    (models.UpdateUserRequest, {"role": "owner"}, False),
+    (models.UpdateUserRequest, {"disabled": 1}, False),
+    (models.UpdateUserRequest, {"disabled": "true"}, False),
+    (models.UpdateUserRequest, {"disabled": True, "email": "g@x"}, False),
 ]
 
 
@@ -586,6 +610,48 @@ def test_credential_patterns_match_real_credentials(spec):
         assert_matches(spec, "ClientSecret", secret)
     assert not schema_accepts(spec, "ApiKeyToken", token[:-1])
     assert not schema_accepts(spec, "ClientSecret", token)
+
+
+def test_account_users_and_audit_events_match_their_schemas(spec):
+    from gatekey import audit
+    from gatekey.user_admin import user_view
+
+    admin = user_view(user_item(last_login_at=NOW, mfa_enabled=True))
+    bot = user_view(user_item(email=None, role="member", is_bot=True, disabled=True))
+    assert_matches(spec, "AccountUserList", {"users": [admin, bot]})
+    assert_matches(spec, "AccountUserResponse", {"user": admin})
+    principal = Principal(
+        user_id=str(uuid.uuid4()),
+        account_id=ACCOUNT_ID,
+        email="ada@example.com",
+        role="admin",
+        is_bot=False,
+        token_type="api_key",
+        key_handle="ci-deploy",
+    )
+    meta = audit.RequestMeta(ip="203.0.113.9", user_agent="curl/8.5")
+    events = [
+        audit.new_event(
+            ACCOUNT_ID, action, actor=principal, target=("key", "ci"), meta=meta, retention_days=1
+        )
+        for action in audit.ACTIONS
+    ]
+    events.append(
+        audit.new_event(
+            ACCOUNT_ID,
+            audit.LOGIN_FAILURE,
+            actor=audit.Actor(None),
+            target=("user", str(uuid.uuid4())),
+            outcome=audit.FAILURE,
+            retention_days=1,
+        )
+    )
+    page = {"events": [audit.event_view(event) for event in events], "cursor": None}
+    assert_matches(spec, "AuditPage", page)
+    page["cursor"] = audit.encode_cursor(events[0])
+    assert_matches(spec, "AuditPage", page)
+    documented = spec["components"]["schemas"]["AuditAction"]["enum"]
+    assert documented == list(audit.ACTIONS)
 
 
 def test_users_and_bots_match_their_schemas(spec):
