@@ -26,7 +26,9 @@ app = create_app()
 
 @app.get("/account/users")
 def list_users() -> Response[str]:
-    return json_response(200, get_user_admin_service().list(current_principal(app, scopes.USERS)))
+    return json_response(
+        200, get_user_admin_service().list_users(current_principal(app, scopes.USERS))
+    )
 
 
 @app.post("/account/users")

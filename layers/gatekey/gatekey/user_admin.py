@@ -52,7 +52,7 @@ class UserAdminService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def list(self, admin: Principal) -> dict[str, Any]:
+    def list_users(self, admin: Principal) -> dict[str, Any]:
         admin.require(scopes.USERS)
         users = self.store.list_account_users(admin.account_id)
         users.sort(key=lambda user: (user["created_at"], user["user_id"]))
