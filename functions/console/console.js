@@ -46,10 +46,12 @@
 
   const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-  function when(iso, empty) {
+  const secondsFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+  function when(iso, empty, format) {
     if (!iso) return h("span", { className: "dim", text: empty });
     const date = new Date(iso);
-    const label = Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
+    const label = Number.isNaN(date.getTime()) ? iso : (format || dateFormat).format(date);
     return h("time", { datetime: iso, title: iso, text: label });
   }
 
@@ -1749,7 +1751,7 @@
         h(
           "tr",
           { role: "row", "data-event": event.id, "data-action": event.action },
-          cell("Time", when(event.at, "—")),
+          cell("Time", when(event.at, "—", secondsFormat)),
           cell("Action", h("span", { className: "mono nowrap", text: event.action })),
           cell(
             "Outcome",

@@ -24,6 +24,7 @@ from tests.helpers import make_user
 pytestmark = pytest.mark.browser
 
 CHOSEN_PASSWORD = "my own passphrase 2026"
+WIDTHS = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
 
 
 def open_users(page: Page) -> None:
@@ -220,3 +221,18 @@ def test_members_do_not_see_the_account_area_and_the_api_refuses_them(
         assert refused.json()["errors"][0]["code"] == "permission_denied"
     user = call(local_api, "GET", "/account/users", token)
     assert re.search("permission", user.text)
+
+
+def test_account_and_security_screens_fit_a_phone(
+    phone: Page, console_url: str, local_api: str, screenshots: Path
+) -> None:
+    admin = make_user(admin=True)
+    make_user(account_id=admin.account_id)
+    log_in(phone, console_url, admin)
+    for item, heading in (("Users", "Users"), ("Audit log", "Audit log"), ("Security", "Security")):
+        open_from_menu(phone, item)
+        expect(phone.get_by_role("heading", level=1, name=heading)).to_be_focused()
+        expect(phone.locator(".empty", has_text="Loading…")).to_have_count(0)
+        assert phone.evaluate(WIDTHS) == [390, 390], item
+    open_from_menu(phone, "Users")
+    shot(phone, screenshots, "16-phone-users")
