@@ -64,9 +64,10 @@ def test_only_the_sha256_of_a_token_is_kept():
 
 @pytest.mark.parametrize("purpose", [reset.RESET, reset.SET_PASSWORD])
 def test_messages_are_short_and_carry_the_link_and_the_token(purpose):
-    subject, text = reset._message(purpose, "http://h/console#reset=tok123", "tok123")
+    subject, text = reset._message(purpose, "http://h/console#reset=tok123", "tok123", "Acme (a1)")
     assert "gatekey password" in subject
     assert "http://h/console#reset=tok123" in text and "Token: tok123" in text
+    assert "Account: Acme (a1)" in text
     assert len(text) < 600
     assert ("30 minutes" in text) == (purpose == reset.RESET)
     assert ("7 days" in text) == (purpose == reset.SET_PASSWORD)

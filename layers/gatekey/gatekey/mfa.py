@@ -205,7 +205,8 @@ class MfaService:
         sessions = SessionService(self.store, self.keyring, self.settings)
 
         def second_factor(checked: Item) -> bool:
-            totp, recovery = (code, None) if _CODE.fullmatch("".join(code.split())) else (None, code)
+            is_totp = _CODE.fullmatch("".join(code.split())) is not None
+            totp, recovery = (code, None) if is_totp else (None, code)
             return check_second_factor(
                 self.store, self.keyring, checked, totp=totp, recovery_code=recovery
             )

@@ -106,7 +106,7 @@ def console_url(event: dict[str, Any]) -> str:
     return f"{scheme}://{domain}{prefix}/console"
 
 
-def _message(purpose: str, link: str, token: str) -> tuple[str, str]:
+def _message(purpose: str, link: str, token: str, account: str) -> tuple[str, str]:
     if purpose == SET_PASSWORD:
         subject = "Choose your gatekey password"
         text = (
@@ -114,6 +114,7 @@ def _message(purpose: str, link: str, token: str) -> tuple[str, str]:
             "An administrator created a gatekey account for you. Choose your password here:\n\n"
             f"{link}\n\n"
             "The link works once, for 7 days. If you did not expect this message, ignore it.\n\n"
+            f"Account: {account}\n"
             f"Token: {token}\n"
         )
     else:
@@ -125,15 +126,19 @@ def _message(purpose: str, link: str, token: str) -> tuple[str, str]:
             "The link works once, for 30 minutes. Setting a new password logs you out "
             "everywhere.\n"
             "If you did not ask for this, ignore this message: your password stays as it is.\n\n"
+            f"Account: {account}\n"
             f"Token: {token}\n"
         )
     return subject, text
 
 
-def _send(user: Item, purpose: str, token: str, console: str) -> bool:
-    """Sends the link; a transport failure is logged (without the link) and reported as
-    False, so the caller's answer does not depend on the mail service."""
-    subject, text = _message(purpose, reset_link(console, token), token)
+def _send(store: Store, user: Item, purpose: str, token: str, console: str) -> bool:
+    """Sends the link, naming the account (an email may have users in several); a
+    transport failure is logged (without the link) and reported as False, so the
+    caller's answer does not depend on the mail service."""
+    found = store.get_account(user["account_id"])
+    account = f"{found['name']} ({user['account_id']})" if found else str(user["account_id"])
+    subject, text = _message(purpose, reset_link(console, token), token, account)
     try:
         mail.send(str(user["email"]), subject, text)
     except GatekeyError:
@@ -148,7 +153,7 @@ def send_set_password(store: Store, user: Item, *, console_url: str) -> bool:
     if not user.get("email") or user.get("is_bot"):
         return False
     token = issue_reset_token(store, user, purpose=SET_PASSWORD)
-    return _send(user, SET_PASSWORD, token, console_url or LOCAL_CONSOLE_URL)
+    return _send(store, user, SET_PASSWORD, token, console_url or LOCAL_CONSOLE_URL)
 
 
 def _invalid_token() -> ValidationFailed:
@@ -211,7 +216,7 @@ class PasswordService:
                 meta=meta,
             )
             token = issue_reset_token(self.store, user, purpose=RESET, audit_event=event)
-            _send(user, RESET, token, console)
+            _send(self.store, user, RESET, token, console)
         remaining = RESET_RESPONSE_SECONDS - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)
