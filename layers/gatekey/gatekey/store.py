@@ -870,7 +870,7 @@ class Store:
             "Key": {"pk": {"S": f"USER#{user_id}"}, "sk": {"S": "USER"}},
             "UpdateExpression": expression,
             "ConditionExpression": "attribute_exists(pk)"
-            + (f" AND ({condition})" if condition else ""),
+            + (f" AND {condition}" if condition else ""),
         }
         if values:
             update["ExpressionAttributeValues"] = _values(values)
