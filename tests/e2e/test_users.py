@@ -388,7 +388,12 @@ def test_with_two_admins_one_may_step_down(api, admin):
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(api):
-    """The race the last-admin rule must survive: at most one of the two succeeds."""
+    """The race the last-admin rule must survive, through the API: at most one succeeds.
+
+    The local API runs one invocation of a function at a time, so these requests do not
+    interleave inside the handler; tests/integration/test_user_admin.py forces the
+    worst interleaving (both reads before either write) against the same store.
+    """
     for action in ({"role": "member"}, {"disabled": True}, None):
         first = make_user(admin=True)
         second = make_user(account_id=first.account_id, admin=True)
