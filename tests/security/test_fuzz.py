@@ -80,10 +80,17 @@ BODY_ROUTES = [
     ("keys", "POST", "/user/keys/fuzz/rotate", "/user/keys/{handle}/rotate", {"handle": "fuzz"}),
     ("bots", "POST", "/account/bots", "/account/bots", {}),
     ("revoke", "POST", "/auth/revoke", "/auth/revoke", {}),
+    ("login", "POST", "/auth/password-reset", "/auth/password-reset", {}),
+    ("login", "POST", "/auth/password-reset/confirm", "/auth/password-reset/confirm", {}),
+    ("security", "POST", "/user/password", "/user/password", {}),
+    ("security", "POST", "/user/mfa/totp/confirm", "/user/mfa/totp/confirm", {}),
+    ("security", "DELETE", "/user/mfa", "/user/mfa", {}),
     ("users", "POST", "/account/users", "/account/users", {}),
     ("users", "PATCH", f"/account/users/{NO_USER}", "/account/users/{id}", {"id": NO_USER}),
 ]
-HANDLERS = {name: load_handler(name) for name in {"login", "keys", "bots", "revoke", "users"}}
+HANDLERS = {
+    name: load_handler(name) for name in {"login", "keys", "bots", "revoke", "users", "security"}
+}
 
 
 @pytest.fixture
