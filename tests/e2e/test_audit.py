@@ -357,3 +357,20 @@ def test_each_stored_event_is_one_log_line(api, admin, audit_lines):
     assert len(created) == 1
     (stored,) = [e for e in stored_events(admin.account_id) if e["action"] == "key.created"]
     assert created[0].audit == audit.event_view(stored)  # type: ignore[attr-defined]
+
+
+def test_logins_appear_in_the_log_of_the_users_account(api, admin):
+    member = make_user(account_id=admin.account_id)
+    wrong = api.post("/auth/login", json={"email": member.email, "password": "not the password"})
+    assert wrong.status_code == 401
+    api.login(member)
+    token = api.login(admin)["access_token"]
+    logged = events(api, token, user_id=member.user_id)
+    assert [(e["action"], e["outcome"]) for e in logged] == [
+        ("login.success", "success"),
+        ("login.failure", "failure"),
+    ]
+    for event in logged:
+        assert event["actor"] == {"user_id": member.user_id, "token_type": None}
+        assert event["target"] == {"type": "user", "id": member.user_id}
+        assert event["user_agent"] == USER_AGENT
