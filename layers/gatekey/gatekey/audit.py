@@ -97,6 +97,7 @@ _SORT_KEY = re.compile(
     r"^\d{12}#[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
 _USER_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_LIMIT = re.compile(r"^[0-9]{1,3}$")  # ASCII digits only (str.isdigit takes any script)
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,7 @@ def check_filters(action: str | None, user_id: str | None) -> None:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _LIMIT.match(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise _invalid("limit", f"limit is a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
