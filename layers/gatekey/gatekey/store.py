@@ -432,8 +432,10 @@ class Store:
                 raise Conflict() if expect else NotFound()
             if any(i < fixed for i in failed):
                 raise Conflict()
+            if not failed:  # cancelled with no reason given: nothing is known to be written
+                raise Conflict()
             batch = [action for i, action in enumerate(batch) if i not in failed]
-            if not batch or not failed:
+            if not batch:
                 return
         raise Conflict()
 
