@@ -512,6 +512,36 @@ BODIES = [
     (models.UpdateUserRequest, {"disabled": 1}, False),
     (models.UpdateUserRequest, {"disabled": "true"}, False),
     (models.UpdateUserRequest, {"disabled": True, "email": "g@x"}, False),
+    # passwords and MFA (part B)
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": "123456"}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "recovery_code": "ab-cd"}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": None}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": "1" * 17}, False),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "recovery_code": "r" * 65}, False),
+    (models.PasswordResetRequest, {"email": "ada@example.com"}, True),
+    (models.PasswordResetRequest, {"email": "a@b", "account_id": "acct"}, True),
+    (models.PasswordResetRequest, {"email": "a@b", "account_id": ""}, False),
+    (models.PasswordResetRequest, {"email": "not an email"}, False),
+    (models.PasswordResetRequest, {"email": "a@b", "password": "x"}, False),
+    (models.PasswordResetRequest, {}, False),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": "p"}, True),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": ""}, True),  # the rule says no
+    (models.PasswordResetConfirm, {"token": "t" * 513, "new_password": "p"}, False),
+    (models.PasswordResetConfirm, {"token": "", "new_password": "p"}, False),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": "p" * 1025}, False),
+    (models.PasswordResetConfirm, {"token": "t"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b"}, True),
+    (models.ChangePasswordRequest, {"current_password": "", "new_password": "b"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b", "x": 1}, False),
+    (models.TotpConfirmRequest, {"code": "123456"}, True),
+    (models.TotpConfirmRequest, {"code": ""}, False),
+    (models.TotpConfirmRequest, {"code": "1" * 17}, False),
+    (models.TotpConfirmRequest, {"code": 123456}, False),
+    (models.DisableMfaRequest, {"password": "p", "code": "abcde-fghjk"}, True),
+    (models.DisableMfaRequest, {"password": "p"}, False),
+    (models.DisableMfaRequest, {"password": "", "code": "123456"}, False),
+    (models.DisableMfaRequest, {"password": "p", "code": "c" * 65}, False),
 ]
 
 
@@ -689,6 +719,9 @@ class FakeStore:
         self.sessions.append(session)
         return session
 
+    def open_session(self, session: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return self.put_session(session)
+
     def list_sessions(self, user_id: str) -> list[dict[str, Any]]:
         return [session for session in self.sessions if session["user_id"] == user_id]
 
@@ -723,3 +756,18 @@ def test_timestamps_and_ids_are_strict(spec):
     assert_matches(spec, "NullableTimestamp", None)
     assert_matches(spec, "Uuid", str(uuid.uuid4()))
     assert not schema_accepts(spec, "Uuid", "not-a-uuid")
+
+
+def test_password_and_mfa_answers_match_their_schemas(spec):
+    import pyotp
+
+    from gatekey import mfa
+
+    secret = mfa.derive_secret(KEYRING, str(uuid.uuid4()), "nonce", "k1")
+    uri = pyotp.TOTP(secret).provisioning_uri(name="ada@example.com", issuer_name=mfa.ISSUER)
+    assert_matches(spec, "TotpEnrolment", {"secret": secret, "otpauth_uri": uri})
+    assert_matches(spec, "RecoveryCodes", {"recovery_codes": mfa.new_recovery_codes()})
+    assert not schema_accepts(spec, "RecoveryCodes", {"recovery_codes": ["abcde-fghjk"]})
+    assert_matches(spec, "PasswordResetResult", {"password_reset": True, "sessions_ended": 3})
+    assert_matches(spec, "PasswordChanged", {"password_changed": True, "sessions_ended": 0})
+    assert_matches(spec, "User", public_user(user_item(mfa_enabled=True)))

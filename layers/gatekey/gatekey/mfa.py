@@ -187,6 +187,7 @@ class MfaService:
                 actor=principal,
                 target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
+                retention_days=self.settings.audit_retention_days,
             ),
         )
         return {"recovery_codes": codes}
@@ -217,6 +218,7 @@ class MfaService:
             actor=principal,
             target=(audit.TARGET_USER, user["user_id"]),
             meta=meta,
+            retention_days=self.settings.audit_retention_days,
             outcome=audit.FAILURE,
         )
         sessions.verify_password(user, password, extra_check=second_factor, failure_event=failure)
@@ -229,6 +231,7 @@ class MfaService:
                 actor=principal,
                 target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
+                retention_days=self.settings.audit_retention_days,
             ),
         )
 

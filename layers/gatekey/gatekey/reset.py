@@ -204,6 +204,7 @@ class PasswordService:
                     actor=None,
                     target=(audit.TARGET_USER, "-"),
                     meta=meta,
+                    retention_days=self.settings.audit_retention_days,
                     outcome=audit.FAILURE,
                 )
             )
@@ -214,6 +215,7 @@ class PasswordService:
                 actor=Actor(None),
                 target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
+                retention_days=self.settings.audit_retention_days,
             )
             token = issue_reset_token(self.store, user, purpose=RESET, audit_event=event)
             _send(self.store, user, RESET, token, console)
@@ -241,6 +243,7 @@ class PasswordService:
             actor=Actor(user["user_id"]),
             target=(audit.TARGET_USER, user["user_id"]),
             meta=meta,
+            retention_days=self.settings.audit_retention_days,
         )
         try:
             ended = self.store.set_password(
@@ -273,6 +276,7 @@ class PasswordService:
                 actor=principal,
                 target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
+                retention_days=self.settings.audit_retention_days,
                 outcome=outcome,
             )
 

@@ -169,6 +169,7 @@ class SessionService:
                     actor=None,
                     target=(audit.TARGET_USER, "-"),
                     meta=meta,
+                    retention_days=self.settings.audit_retention_days,
                     outcome=audit.FAILURE,
                 )
             )
@@ -182,6 +183,7 @@ class SessionService:
                     actor=Actor(user["user_id"]),
                     target=(audit.TARGET_USER, user["user_id"]),
                     meta=meta,
+                    retention_days=self.settings.audit_retention_days,
                     outcome=audit.FAILURE,
                 ),
             )
@@ -240,6 +242,7 @@ class SessionService:
                 actor=Actor(user["user_id"]),
                 target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
+                retention_days=self.settings.audit_retention_days,
             ),
         )
 
