@@ -1,6 +1,7 @@
 import email
 import email.policy
 import logging
+from pathlib import Path
 
 import pytest
 from botocore.stub import Stubber
@@ -107,3 +108,14 @@ def test_ses_refusing_is_a_service_error_without_the_message_in_the_log(settings
     with pytest.raises(ServiceUnavailable):
         mail.send("ada@example.com", "Reset", f"Open {LINK}\n")
     assert "MessageRejected" in logged(caplog) and "secret-token" not in logged(caplog)
+
+
+def test_a_long_link_stays_one_line_of_the_raw_file(settings, tmp_path):
+    settings()
+    link = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/console#reset=" + "A" * 43
+    path = mail.send("ada@example.com", "Reset", f"Open\n\n{link}\n\nToken: {'A' * 43}\n")
+    raw = Path(path).read_text(encoding="ascii")
+    assert f"\n{link}\n" in raw and "quoted-printable" not in raw
+    accented = mail.send("ada@example.com", "Reset", f"Réinitialiser: {link}\n")
+    message = email.message_from_bytes(Path(accented).read_bytes(), policy=email.policy.default)
+    assert message.get_content() == f"Réinitialiser: {link}\n"

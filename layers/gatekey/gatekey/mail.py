@@ -51,7 +51,9 @@ def build_message(sender: str, to: str, subject: str, text: str) -> EmailMessage
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain="gatekey.localhost")
-    message.set_content(text)
+    # 7bit/8bit rather than quoted-printable: a link stays one greppable line in the file
+    # (lines up to RFC 5322's 998 characters are fine; these messages have short ones)
+    message.set_content(text, cte="7bit" if text.isascii() else "8bit")
     return message
 
 
