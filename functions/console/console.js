@@ -1701,9 +1701,14 @@
         users.map((user) => [user.id, userName(user)]).sort((a, b) => a[1].localeCompare(b[1]))
       );
     }
+    audit.query = auditFilter();
     audit.cursors = [null];
     audit.page = 0;
     return loadAudit();
+  }
+
+  function auditFilter() {
+    return { limit: $("audit-limit").value, action: $("audit-action").value, user_id: $("audit-user").value };
   }
 
   function loadAudit() {
@@ -1778,11 +1783,7 @@
 
   $("audit-filter-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    audit.query = {
-      limit: $("audit-limit").value,
-      action: $("audit-action").value,
-      user_id: $("audit-user").value,
-    };
+    audit.query = auditFilter();
     audit.cursors = [null];
     audit.page = 0;
     loadAudit();

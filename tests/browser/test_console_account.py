@@ -98,12 +98,17 @@ def test_admin_invites_a_user_who_chooses_a_password_from_the_link(
 
 
 def test_admin_changes_a_role_disables_enables_and_deletes_a_user(
-    page: Page, console_url: str, local_api: str
+    page: Page, console_url: str, local_api: str, screenshots: Path
 ) -> None:
     admin = make_user(admin=True)
     member = make_user(account_id=admin.account_id)
     token = api_login(local_api, member)["access_token"]
     log_in(page, console_url, admin)
+    page.locator("#menu-button").hover()
+    expect(page.locator("#menu").get_by_role("link")).to_have_text(
+        ["API Keys", "Sessions", "Security", "Users", "Audit log", "Bots"]
+    )
+    shot(page, screenshots, "17-admin-menu", full_page=False)
     open_users(page)
     row = user_row(page, member.email)
     expect(row).to_contain_text("Member")
