@@ -21,7 +21,7 @@
   /* screens shown without a session */
   const PUBLIC_SCREENS = { login: "Log in", forgot: "Reset your password", reset: "Choose a password" };
 
-  const state = { access: null, refresh: null, user: null, screen: null, users: null, mfa: false };
+  const state = { access: null, refresh: null, user: null, screen: null, users: null };
   let refreshing = null;
 
   const $ = (id) => document.getElementById(id);
@@ -1356,7 +1356,6 @@
   }
 
   function renderMfa(on) {
-    state.mfa = Boolean(on);
     $("mfa-status").textContent = on ? "On" : "Off";
     $("mfa-status").classList.toggle("current", Boolean(on));
     const showingCodes = !$("recovery-panel").hidden;

@@ -137,7 +137,9 @@ def test_admin_changes_a_role_disables_enables_and_deletes_a_user(
 
     own = user_row(page, admin.email)
     own.get_by_role("button", name=f"Make {admin.email} a member").click()
-    expect(page.locator("#users-error")).to_be_visible()
+    expect(page.locator("#users-error")).to_have_text(
+        "The last enabled admin of an account cannot be demoted, disabled or deleted."
+    )
     expect(own).to_contain_text("Admin")
 
     row.get_by_role("button", name=f"Delete user {member.email}").click()
