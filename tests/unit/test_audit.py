@@ -147,3 +147,29 @@ def test_filters():
     with pytest.raises(ValidationFailed) as raised:
         audit.check_filters(None, "u" * 65)
     assert attr_of(raised) == "user_id"
+
+
+def test_audit_lines_are_written_whatever_the_log_level():
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    parent = logging.getLogger("gatekey")
+    level = parent.level
+    parent.setLevel(logging.ERROR)  # LogLevel ERROR in the template
+    handler = Capture()
+    logging.getLogger("gatekey.audit").addHandler(handler)
+    try:
+        item = event()
+        audit.emit(item)
+    finally:
+        logging.getLogger("gatekey.audit").removeHandler(handler)
+        parent.setLevel(level)
+    (record,) = records
+    assert record.getMessage() == "audit"
+    assert record.audit == audit.event_view(item)  # type: ignore[attr-defined]
+    assert record.account_id == ACCOUNT  # type: ignore[attr-defined]

@@ -18,7 +18,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -90,8 +89,9 @@ MAX_LIMIT = 100
 MAX_USER_AGENT = 512  # a client-chosen string: kept, but not at any length
 DAY = 86_400
 
+# Audit lines are part of the contract, not diagnostics: INFO whatever LogLevel says.
 logger = logging.getLogger("gatekey.audit")
-logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
+logger.setLevel(logging.INFO)
 
 _SORT_KEY = re.compile(
     r"^\d{12}#[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
