@@ -6,6 +6,7 @@ turning MFA off): it counts toward the same per-email lockout.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -52,7 +53,7 @@ class SessionService:
         try:
             throttle = self._reserve_attempt(email, now)
         except Throttled:
-            self._audit_login(self._users_of(email, account_id), audit.LOGIN_THROTTLED, meta)
+            self._audit_login(self._users_of(email, account_id), audit.LOGIN_THROTTLED, meta, email)
             raise
         users = self._users_of(email, account_id)
         # An unknown email does the same reads and hashing as a wrong password.
@@ -64,7 +65,7 @@ class SessionService:
         matched = [user for user in matched if not user.get("disabled")]
         if not matched:
             self._record_failure(email, throttle, now)
-            self._audit_login(users, audit.LOGIN_FAILURE, meta)
+            self._audit_login(users, audit.LOGIN_FAILURE, meta, email)
             raise InvalidCredentials()
         if len(matched) > 1:
             self.store.clear_login_failures(email)
@@ -153,15 +154,18 @@ class SessionService:
             self.store, self.keyring, user, totp=totp, recovery_code=recovery_code
         ):
             self._record_failure(email, throttle, now)
-            self._audit_login([user], audit.LOGIN_FAILURE, meta)
+            self._audit_login([user], audit.LOGIN_FAILURE, meta, email)
             raise InvalidCredentials()
 
-    def _audit_login(self, users: list[Item], action: str, meta: RequestMeta | None) -> None:
+    def _audit_login(
+        self, users: list[Item], action: str, meta: RequestMeta | None, email: str
+    ) -> None:
         """A failed or throttled login is recorded in the account of each user the email
         names; for an unknown email there is no account, so only the log line is written,
-        after a write of the same cost that stores nothing (timing tells nothing)."""
+        after a write of the same cost whose item is expired on arrival (timing tells
+        nothing, and no read ever returns it)."""
         if not users:
-            self.store.discarded_write()
+            self.store.discarded_write(hashlib.sha256(email.encode()).hexdigest())
             audit.emit(
                 audit.new_event(
                     "-",
