@@ -1689,6 +1689,7 @@
   }
 
   async function openAudit() {
+    showLoading("audit");
     fillSelect(
       $("audit-action"),
       AUDIT_ACTIONS.map((action) => [action, action])
