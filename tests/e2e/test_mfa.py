@@ -220,6 +220,9 @@ def test_wrong_codes_count_toward_the_lockout(api, enrolled):
     locked = login(api, enrolled.user, totp=enrolled.code())
     assert locked.status_code == 429 and error_code(locked) == "throttled"
     assert "Retry-After" in locked.headers
+    actions = audit_actions(enrolled.user.account_id)
+    assert actions.count(("login.failure", "failure")) == 5
+    assert ("login.throttled", "failure") in actions
 
 
 def test_password_only_attempts_do_not_reset_the_count_between_guesses(api, enrolled):
