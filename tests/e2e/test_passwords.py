@@ -275,6 +275,17 @@ def test_unknown_emails_get_the_same_answer_and_no_message(api, user):
     assert len(messages_to(user.email)) == 1
 
 
+def test_bots_with_an_email_get_no_reset_message(api):
+    store = get_store()
+    account = users.create_account(store, "Bot Mail Co")
+    address = f"bot-{uuid.uuid4().hex[:8]}@example.com"
+    users.create_user(
+        store, account_id=account["account_id"], email=address, password=None, bot=True
+    )
+    assert api.post("/auth/password-reset", json={"email": address}).status_code == 202
+    assert messages_to(address) == []
+
+
 def test_disabled_users_get_no_reset_message(api, user):
     store = get_store()
     store.update_credentials(store.get_user(user.user_id), {"disabled": True})

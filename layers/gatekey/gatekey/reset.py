@@ -193,7 +193,10 @@ class PasswordService:
         # An unknown email reads a user too, as login does.
         user_ids = list(candidates.values()) or [ABSENT_USER_ID]
         users = [u for u in map(self.store.get_user, user_ids) if u]
-        users = [u for u in users if u.get("email") and not u.get("disabled")]
+        # bots log in with their token only: a password must never be set for one
+        users = [
+            u for u in users if u.get("email") and not u.get("disabled") and not u.get("is_bot")
+        ]
         if not users:
             _, digest = _new_token()
             self.store.discarded_reset_write(digest)
@@ -233,6 +236,7 @@ class PasswordService:
         if (
             item is None
             or user is None
+            or user.get("is_bot")
             or int(user.get("password_version") or 0) != int(item["password_version"])
         ):
             raise _invalid_token()
