@@ -36,8 +36,11 @@ def dynamodb_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def gatekey_env(dynamodb_endpoint: str) -> Iterator[dict[str, str]]:
-    """The environment of the local run, pointed at a fresh table of this session.
+def gatekey_env(
+    dynamodb_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The environment of the local run, pointed at a fresh table of this session, and
+    messages (set-password, reset) written to this session's own outbox directory.
 
     Sets os.environ for the whole session (restored afterwards) and yields the values.
     """
@@ -51,6 +54,7 @@ def gatekey_env(dynamodb_endpoint: str) -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
+            "GATEKEY_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
         },
     )
     with pytest.MonkeyPatch.context() as patch:

@@ -9,7 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import scopes
-from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
+from gatekey.api import (
+    create_app,
+    current_principal,
+    empty_response,
+    json_response,
+    parse_body,
+    request_meta,
+)
 from gatekey.bots import get_bot_service
 from gatekey.models import CreateBotRequest
 
@@ -22,7 +29,9 @@ def create_bot() -> Response[str]:
     admin = current_principal(app, scopes.BOTS)
     body = parse_body(app, CreateBotRequest)
     bot_scopes = tuple(body.scopes or scopes.DEFAULT_SCOPES)
-    return json_response(201, get_bot_service().create(admin, body.name, bot_scopes))
+    return json_response(
+        201, get_bot_service().create(admin, body.name, bot_scopes, request_meta(app))
+    )
 
 
 @app.get("/account/bots")
@@ -32,14 +41,17 @@ def list_bots() -> Response[str]:
 
 @app.delete("/account/bots/<bot_id>")
 def delete_bot(bot_id: str) -> Response[str]:
-    get_bot_service().delete(current_principal(app, scopes.BOTS), bot_id)
+    get_bot_service().delete(current_principal(app, scopes.BOTS), bot_id, request_meta(app))
     return empty_response(204)
 
 
 @app.post("/account/bots/<bot_id>/token")
 def regenerate_bot_token(bot_id: str) -> Response[str]:
     return json_response(
-        200, get_bot_service().regenerate_token(current_principal(app, scopes.BOTS), bot_id)
+        200,
+        get_bot_service().regenerate_token(
+            current_principal(app, scopes.BOTS), bot_id, request_meta(app)
+        ),
     )
 
 

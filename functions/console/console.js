@@ -9,9 +9,19 @@
 (() => {
   const API_BASE = location.pathname.replace(/\/console\/?$/, "");
   const REFRESH_STORAGE_KEY = "gatekey.console.refresh";
-  const SCREENS = { keys: "API keys", sessions: "Sessions", bots: "Bots" };
+  const SCREENS = {
+    keys: "API keys",
+    sessions: "Sessions",
+    security: "Security",
+    users: "Users",
+    audit: "Audit log",
+    bots: "Bots",
+  };
+  const ADMIN_SCREENS = new Set(["users", "audit", "bots"]);
+  /* screens shown without a session */
+  const PUBLIC_SCREENS = { login: "Log in", forgot: "Reset your password", reset: "Choose a password" };
 
-  const state = { access: null, refresh: null, user: null, screen: null };
+  const state = { access: null, refresh: null, user: null, screen: null, users: null };
   let refreshing = null;
 
   const $ = (id) => document.getElementById(id);
@@ -36,10 +46,12 @@
 
   const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-  function when(iso, empty) {
+  const secondsFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+  function when(iso, empty, format) {
     if (!iso) return h("span", { className: "dim", text: empty });
     const date = new Date(iso);
-    const label = Number.isNaN(date.getTime()) ? iso : dateFormat.format(date);
+    const label = Number.isNaN(date.getTime()) ? iso : (format || dateFormat).format(date);
     return h("time", { datetime: iso, title: iso, text: label });
   }
 
@@ -99,6 +111,14 @@
   /** Thrown once the session is gone and the login screen is back: nothing more to show. */
   class SessionEnded extends Error {}
 
+  /** A problem the console words itself, optionally marking one field of the form. */
+  class FormProblem extends Error {
+    constructor(message, field) {
+      super(message);
+      this.field = field || null;
+    }
+  }
+
   async function call(method, path, options) {
     const { body, credential, auth = true, retried = false } = options || {};
     const headers = { Accept: "application/json" };
@@ -126,7 +146,8 @@
     }
     if (response.ok) return data;
     const entries = data && Array.isArray(data.errors) ? data.errors : [];
-    if (auth && response.status === 401) {
+    const refused = !entries.length || ["invalid_token", "not_authenticated"].includes(entries[0].code);
+    if (auth && response.status === 401 && refused) {
       if (!retried && (await refreshAccess())) return call(method, path, { body, auth, retried: true });
       endSession("Your session has ended. Please log in again.");
       throw new SessionEnded();
@@ -185,6 +206,7 @@
     not_found: "This no longer exists; it may have been deleted elsewhere. The list has been refreshed.",
     handle_taken: "You already have a key with this handle. Choose another handle.",
     email_taken: "A user with this email already exists in this account.",
+    mfa_required: "Enter the code from your authenticator app.",
     service_unavailable: "The service is temporarily unavailable. Try again in a moment.",
   };
   const FIELD_NAMES = {
@@ -197,6 +219,13 @@
     name: "Bot name",
     email: "Email",
     password: "Password",
+    new_password: "New password",
+    current_password: "Current password",
+    code: "Code",
+    totp: "Code",
+    recovery_code: "Recovery code",
+    role: "Role",
+    disabled: "Status",
     account_id: "Account ID",
   };
   const FIELD_MESSAGES = {
@@ -207,10 +236,22 @@
     grace_seconds: "enter a number of seconds from 0 to 86400.",
     name: "use 1 to 64 characters.",
     email: "enter an email address, such as ada@example.com.",
-    password: "enter your password.",
   };
-  /* which form control shows the error of an API field */
-  const FIELD_CONTROLS = { expires_in_days: "expiry", expires_at: "expiry_date" };
+  /* which form control shows the error of an API field (first one the form has) */
+  const FIELD_CONTROLS = {
+    expires_in_days: ["expiry"],
+    expires_at: ["expiry_date"],
+    password: ["password", "new_password"],
+    totp: ["totp", "code"],
+  };
+
+  function controlFor(form, attr) {
+    for (const name of FIELD_CONTROLS[attr] || [attr]) {
+      const control = name && form.elements.namedItem(name);
+      if (control && control.setAttribute) return control;
+    }
+    return null;
+  }
 
   function waitText(seconds) {
     if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
@@ -219,6 +260,7 @@
   }
 
   function describe(error) {
+    if (error instanceof FormProblem) return [error.message];
     if (!(error instanceof ApiError)) {
       return [`Something went wrong in the console: ${error && error.message ? error.message : error}`];
     }
@@ -258,18 +300,18 @@
     const lines = describe(error);
     box.replaceChildren(lines.length === 1 ? lines[0] : h("ul", null, lines.map((line) => h("li", { text: line }))));
     box.hidden = false;
-    if (form && error instanceof ApiError) {
-      let first = null;
-      for (const entry of error.entries) {
-        const name = FIELD_CONTROLS[entry.attr] || entry.attr;
-        const control = name && form.elements.namedItem(name);
-        if (control && control.setAttribute) {
-          control.setAttribute("aria-invalid", "true");
-          first = first || control;
-        }
+    if (!form) return;
+    const attrs =
+      error instanceof FormProblem ? [error.field] : error instanceof ApiError ? error.entries.map((entry) => entry.attr) : [];
+    let first = null;
+    for (const attr of attrs) {
+      const control = attr ? controlFor(form, attr) : null;
+      if (control) {
+        control.setAttribute("aria-invalid", "true");
+        first = first || control;
       }
-      if (first) first.focus();
     }
+    if (first) first.focus();
   }
 
   const busy = new WeakSet();
@@ -554,16 +596,37 @@
   }
 
   function route() {
-    if (!state.user) return;
-    let name = location.hash.replace(/^#/, "");
-    if (!(name in SCREENS) || (name === "bots" && !isAdmin())) name = "keys";
+    const hash = location.hash.replace(/^#/, "");
+    if (hash.startsWith("reset=")) {
+      openReset(hash.slice("reset=".length));
+      return;
+    }
+    if (!state.user) {
+      if (hash === "forgot") showForgot();
+      else if (!$("screen-login").hidden && state.screen === null) return;
+      else showLogin();
+      return;
+    }
+    let name = hash;
+    if (!(name in SCREENS) || (ADMIN_SCREENS.has(name) && !isAdmin())) name = "keys";
     showScreen(name);
+  }
+
+  function hideScreens() {
+    for (const screen of [...Object.keys(SCREENS), ...Object.keys(PUBLIC_SCREENS)]) $(`screen-${screen}`).hidden = true;
+    hideSecret("keys");
+    hideSecret("bots");
+    clearSecurity();
   }
 
   function showScreen(name) {
     state.screen = name;
-    $("screen-login").hidden = true;
+    nav.hidden = false;
+    $("account-bar").hidden = false;
+    for (const screen of Object.keys(PUBLIC_SCREENS)) $(`screen-${screen}`).hidden = true;
     for (const screen of Object.keys(SCREENS)) $(`screen-${screen}`).hidden = screen !== name;
+    /* what was shown once (recovery codes, a pending QR code) does not outlive the screen */
+    if (name !== "security") clearSecurity();
     for (const link of menu.querySelectorAll("a[data-screen]")) {
       if (link.dataset.screen === name) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
@@ -576,25 +639,37 @@
   function reloadScreen() {
     if (state.screen === "keys") loadKeys();
     else if (state.screen === "sessions") loadSessions();
+    else if (state.screen === "security") loadSecurity();
+    else if (state.screen === "users") loadUsers();
+    else if (state.screen === "audit") openAudit();
     else if (state.screen === "bots") loadBots();
   }
 
-  function showLogin(notice) {
+  /** A screen of the logged-out part: login, forgot password, choose a password. */
+  function showPublic(name) {
     state.screen = null;
     closeDialogs();
     $("booting").hidden = true;
     nav.hidden = true;
     setMenu(false);
     $("account-bar").hidden = true;
-    for (const screen of Object.keys(SCREENS)) $(`screen-${screen}`).hidden = true;
-    hideSecret("keys");
-    hideSecret("bots");
-    $("screen-login").hidden = false;
+    hideScreens();
+    $(`screen-${name}`).hidden = false;
+    document.title = `${PUBLIC_SCREENS[name]} · gatekey console`;
+  }
+
+  function showLogin(notice) {
+    showPublic("login");
+    showPasswordStep();
     const noticeBox = $("login-notice");
     noticeBox.textContent = notice || "";
     noticeBox.hidden = !notice;
-    document.title = "Log in · gatekey console";
     $("login-email").focus();
+  }
+
+  function applyRole() {
+    $("role-badge").hidden = !isAdmin();
+    for (const item of menu.querySelectorAll("[data-admin]")) item.hidden = !isAdmin();
   }
 
   function startApp(user) {
@@ -602,10 +677,7 @@
     $("booting").hidden = true;
     $("user-email").textContent = user.email || user.id;
     $("account-id").textContent = user.account_id;
-    $("role-badge").hidden = !isAdmin();
-    $("menu-bots").hidden = !isAdmin();
-    nav.hidden = false;
-    $("account-bar").hidden = false;
+    applyRole();
     clearError($("login-error"), $("login-form"));
     route();
   }
@@ -613,13 +685,54 @@
   function endSession(notice) {
     state.access = null;
     state.user = null;
+    state.users = null;
     keepRefreshToken(null);
     showLogin(notice);
   }
 
   window.addEventListener("hashchange", route);
 
-  /* ---------- login and logout ---------- */
+  /* ---------- login (with a second step when MFA is on) and logout ---------- */
+
+  /** Email, password and account of a login that awaits its MFA code; memory only. */
+  let pendingLogin = null;
+
+  function showPasswordStep() {
+    pendingLogin = null;
+    $("mfa-form").hidden = true;
+    $("mfa-form").reset();
+    $("login-form").hidden = false;
+  }
+
+  function setRecoveryMode(recovery) {
+    $("mfa-code-field").hidden = recovery;
+    $("mfa-recovery-field").hidden = !recovery;
+    $("mfa-code").required = !recovery;
+    $("mfa-recovery").required = recovery;
+    $("mfa-intro").textContent = recovery
+      ? "Enter one of the recovery codes you saved when you turned on two-step verification."
+      : "Enter the 6-digit code that your authenticator app shows for gatekey.";
+    $("mfa-switch").textContent = recovery ? "Use a code from the app instead" : "Use a recovery code instead";
+    $("mfa-switch").dataset.recovery = recovery ? "true" : "false";
+    (recovery ? $("mfa-recovery") : $("mfa-code")).focus();
+  }
+
+  function showMfaStep(body) {
+    pendingLogin = body;
+    $("login-form").hidden = true;
+    $("mfa-form").hidden = false;
+    clearError($("login-error"), $("mfa-form"));
+    setRecoveryMode(false);
+  }
+
+  function finishLogin(result) {
+    state.access = result.access_token;
+    keepRefreshToken(result.refresh_token);
+    $("login-password").value = "";
+    pendingLogin = null;
+    $("mfa-form").reset();
+    startApp(result.user);
+  }
 
   $("login-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -633,18 +746,151 @@
       $("login-error"),
       async () => {
         try {
-          const result = await call("POST", "/auth/login", { auth: false, body });
-          state.access = result.access_token;
-          keepRefreshToken(result.refresh_token);
-          $("login-password").value = "";
-          startApp(result.user);
+          finishLogin(await call("POST", "/auth/login", { auth: false, body }));
         } catch (error) {
+          if (error instanceof ApiError && error.code === "mfa_required") {
+            showMfaStep(body);
+            return;
+          }
           if (error instanceof ApiError && error.code === "invalid_credentials") {
             $("login-password").value = "";
             $("login-password").focus();
           }
           throw error;
         }
+      },
+      form,
+      form
+    );
+  });
+
+  $("mfa-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    if (!pendingLogin) {
+      showLogin();
+      return;
+    }
+    const recovery = $("mfa-switch").dataset.recovery === "true";
+    const body = { ...pendingLogin };
+    if (recovery) body.recovery_code = $("mfa-recovery").value.trim();
+    else body.totp = $("mfa-code").value.replace(/\s+/g, "");
+    attempt(
+      $("login-error"),
+      async () => {
+        try {
+          finishLogin(await call("POST", "/auth/login", { auth: false, body }));
+        } catch (error) {
+          if (error instanceof ApiError && (error.code === "invalid_credentials" || error.code === "mfa_required")) {
+            const field = recovery ? $("mfa-recovery") : $("mfa-code");
+            field.value = "";
+            throw new FormProblem(
+              recovery
+                ? "This recovery code is not right, or it was already used."
+                : "This code is not right, or it was already used. Wait for the next code and try again.",
+              recovery ? "recovery_code" : "totp"
+            );
+          }
+          throw error;
+        }
+      },
+      form,
+      form
+    );
+  });
+
+  $("mfa-switch").addEventListener("click", () => {
+    clearError($("login-error"), $("mfa-form"));
+    setRecoveryMode($("mfa-switch").dataset.recovery !== "true");
+  });
+  $("mfa-back").addEventListener("click", () => {
+    clearError($("login-error"), $("mfa-form"));
+    showPasswordStep();
+    $("login-password").value = "";
+    $("login-password").focus();
+  });
+
+  /* ---------- forgot password, and the link that sets one ---------- */
+
+  function showForgot() {
+    showPublic("forgot");
+    clearError($("forgot-error"), $("forgot-form"));
+    $("forgot-notice").hidden = true;
+    const email = $("login-email").value.trim();
+    if (email && !$("forgot-email").value) $("forgot-email").value = email;
+    $("forgot-email").focus();
+  }
+
+  $("forgot-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const body = { email: $("forgot-email").value.trim() };
+    const account = $("forgot-account").value.trim();
+    if (account) body.account_id = account;
+    $("forgot-notice").hidden = true;
+    attempt(
+      $("forgot-error"),
+      async () => {
+        await call("POST", "/auth/password-reset", { auth: false, body });
+        $("forgot-notice").textContent =
+          `If ${body.email} has a gatekey account, an email with a link to choose a new password is on its way. The link works once, for 30 minutes.`;
+        $("forgot-notice").hidden = false;
+      },
+      form,
+      form
+    );
+  });
+
+  /** The token of the reset (or invitation) link; memory only, gone from the address bar. */
+  let resetToken = null;
+
+  function openReset(token) {
+    try {
+      resetToken = decodeURIComponent(token);
+    } catch {
+      resetToken = token;
+    }
+    history.replaceState(null, "", location.pathname + location.search);
+    showPublic("reset");
+    $("reset-form").reset();
+    clearError($("reset-error"), $("reset-form"));
+    $("reset-password").focus();
+  }
+
+  /** Both copies of a new password must match before it is sent. */
+  function newPassword(form, first, second) {
+    const value = form.elements.namedItem(first).value;
+    if (value !== form.elements.namedItem(second).value) {
+      throw new FormProblem("The two new passwords are not the same. Type them again.", second);
+    }
+    return value;
+  }
+
+  $("reset-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    attempt(
+      $("reset-error"),
+      async () => {
+        const password = newPassword(form, "new_password", "new_password_again");
+        try {
+          await call("POST", "/auth/password-reset/confirm", {
+            auth: false,
+            body: { token: resetToken, new_password: password },
+          });
+        } catch (error) {
+          const aboutPassword =
+            error instanceof ApiError && error.entries.some((entry) => ["password", "new_password"].includes(entry.attr));
+          if (error instanceof ApiError && error.status >= 400 && error.status < 500 && !aboutPassword && error.code !== "throttled") {
+            throw new FormProblem(
+              "This link is not valid any more: it was already used, or it is older than 30 minutes. Ask for a new one with “Forgot your password?”."
+            );
+          }
+          throw error;
+        }
+        resetToken = null;
+        form.reset();
+        endSession("Your password is set. Log in with it.");
       },
       form,
       form
@@ -1058,13 +1304,513 @@
   });
   $("bots-reload").addEventListener("click", () => loadBots());
 
+  /* ---------- security: password and two-step verification ---------- */
+
+  /* the vendored encoder's default maps characters to bytes by dropping the high bits */
+  if (typeof qrcode === "function" && qrcode.stringToBytesFuncs["UTF-8"]) {
+    qrcode.stringToBytes = qrcode.stringToBytesFuncs["UTF-8"];
+  }
+  const QR_LEVEL = "M";
+  const QR_SCALE = 5;
+  const QR_QUIET = 4;
+
+  /** Draws `text` as a QR code on the canvas: one filled square per dark module. */
+  function drawQr(canvas, text) {
+    const code = qrcode(0, QR_LEVEL);
+    code.addData(text, "Byte");
+    code.make();
+    const count = code.getModuleCount();
+    const size = (count + 2 * QR_QUIET) * QR_SCALE;
+    canvas.width = size;
+    canvas.height = size;
+    const context = canvas.getContext("2d");
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, size, size);
+    context.fillStyle = "#000000";
+    for (let row = 0; row < count; row += 1) {
+      for (let col = 0; col < count; col += 1) {
+        if (code.isDark(row, col)) {
+          context.fillRect((col + QR_QUIET) * QR_SCALE, (row + QR_QUIET) * QR_SCALE, QR_SCALE, QR_SCALE);
+        }
+      }
+    }
+  }
+
+  function clearQr() {
+    const canvas = $("mfa-qr");
+    canvas.width = 1;
+    canvas.height = 1;
+    $("mfa-secret").value = "";
+  }
+
+  /** Forgets what the Security screen showed once: the pending QR code and the recovery codes. */
+  function clearSecurity() {
+    clearQr();
+    $("mfa-setup").hidden = true;
+    $("recovery-codes").textContent = "";
+    $("recovery-panel").hidden = true;
+    $("password-notice").hidden = true;
+    $("password-form").reset();
+    $("mfa-confirm-form").reset();
+    $("mfa-disable-form").reset();
+  }
+
+  function renderMfa(on) {
+    $("mfa-status").textContent = on ? "On" : "Off";
+    $("mfa-status").classList.toggle("current", Boolean(on));
+    const showingCodes = !$("recovery-panel").hidden;
+    const settingUp = !$("mfa-setup").hidden;
+    $("mfa-off").hidden = Boolean(on) || settingUp;
+    $("mfa-on").hidden = !on || showingCodes;
+  }
+
+  function loadSecurity() {
+    clearSecurity();
+    clearError($("mfa-error"));
+    clearError($("password-error"), $("password-form"));
+    $("mfa-off").hidden = true;
+    $("mfa-on").hidden = true;
+    $("mfa-status").textContent = "";
+    return attempt($("mfa-error"), async () => {
+      const user = await call("GET", "/user");
+      renderMfa(user.mfa);
+    });
+  }
+
+  $("password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    $("password-notice").hidden = true;
+    attempt(
+      $("password-error"),
+      async () => {
+        const body = {
+          current_password: $("password-current").value,
+          new_password: newPassword(form, "new_password", "new_password_again"),
+        };
+        try {
+          await call("POST", "/user/password", { body });
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "invalid_credentials") {
+            $("password-current").value = "";
+            throw new FormProblem("Your current password is not right.", "current_password");
+          }
+          throw error;
+        }
+        form.reset();
+        $("password-notice").textContent = "Password changed. Your other sessions have ended; this one goes on.";
+        $("password-notice").hidden = false;
+        announce("Password changed");
+      },
+      form,
+      form
+    );
+  });
+
+  $("mfa-start").addEventListener("click", (event) =>
+    attempt(
+      $("mfa-error"),
+      async () => {
+        const pending = await call("POST", "/user/mfa/totp");
+        $("mfa-secret").value = pending.secret;
+        drawQr($("mfa-qr"), pending.otpauth_uri);
+        $("mfa-setup").hidden = false;
+        $("mfa-off").hidden = true;
+        $("mfa-confirm-code").focus();
+      },
+      event.currentTarget
+    )
+  );
+
+  $("mfa-cancel").addEventListener("click", () => {
+    clearError($("mfa-error"), $("mfa-confirm-form"));
+    clearQr();
+    $("mfa-confirm-form").reset();
+    $("mfa-setup").hidden = true;
+    renderMfa(false);
+    $("mfa-start").focus();
+  });
+
+  $("mfa-confirm-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const code = $("mfa-confirm-code").value.replace(/\s+/g, "");
+    attempt(
+      $("mfa-error"),
+      async () => {
+        let result;
+        try {
+          result = await call("POST", "/user/mfa/totp/confirm", { body: { code } });
+        } catch (error) {
+          const wrongCode =
+            error instanceof ApiError &&
+            (error.code === "invalid_credentials" || error.entries.some((entry) => entry.attr === "code"));
+          if (wrongCode) {
+            $("mfa-confirm-code").value = "";
+            throw new FormProblem(
+              "This code is not right. Check that your phone's clock is set automatically, wait for the next code and try again.",
+              "code"
+            );
+          }
+          throw error;
+        }
+        form.reset();
+        clearQr();
+        $("mfa-setup").hidden = true;
+        $("recovery-codes").textContent = (result.recovery_codes || []).join("\n");
+        $("recovery-panel").hidden = false;
+        renderMfa(true);
+        $("recovery-panel").focus();
+      },
+      form,
+      form
+    );
+  });
+
+  $("recovery-done").addEventListener("click", () => {
+    $("recovery-codes").textContent = "";
+    $("recovery-panel").hidden = true;
+    renderMfa(true);
+    $("mfa-card-title").focus();
+  });
+
+  $("mfa-disable-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const body = { password: $("mfa-disable-password").value, code: $("mfa-disable-code").value.replace(/\s+/g, "") };
+    attempt(
+      $("mfa-error"),
+      async () => {
+        try {
+          await call("DELETE", "/user/mfa", { body });
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "invalid_credentials") {
+            form.reset();
+            throw new FormProblem("The password or the code is not right.", "password");
+          }
+          throw error;
+        }
+        form.reset();
+        renderMfa(false);
+        announce("Two-step verification is off");
+        $("mfa-start").focus();
+      },
+      form,
+      form
+    );
+  });
+
+  /* ---------- account: users ---------- */
+
+  const userPath = (id) => `/account/users/${encodeURIComponent(id)}`;
+
+  function userName(user) {
+    return user.email || user.name || user.id;
+  }
+
+  async function fetchUsers() {
+    const data = await call("GET", "/account/users");
+    state.users = new Map((data.users || []).map((user) => [user.id, user]));
+    return data.users || [];
+  }
+
+  function loadUsers() {
+    showLoading("users");
+    return attempt($("users-error"), async () => renderUsers(await fetchUsers()));
+  }
+
+  function renderUsers(users) {
+    showRows("users", users.length, "No users.");
+    const me = state.user ? state.user.id : null;
+    replaceRows(
+      $("users-body"),
+      users.map((user) => {
+        const name = userName(user);
+        const admin = user.role === "admin";
+        return h(
+          "tr",
+          { role: "row", "data-user": user.id, className: user.disabled ? "muted-row" : null },
+          cell(
+            "Email",
+            h(
+              "div",
+              null,
+              h("strong", { text: name }),
+              user.id === me ? h("span", { className: "badge current", text: "You" }) : null,
+              user.is_bot ? h("span", { className: "badge", text: "Bot" }) : null
+            )
+          ),
+          cell("Role", admin ? "Admin" : "Member"),
+          cell("Status", user.disabled ? h("span", { className: "status-off", text: "Disabled" }) : "Active"),
+          cell("Two-step", user.mfa ? "On" : h("span", { className: "dim", text: "Off" })),
+          cell("Created", when(user.created_at, "—")),
+          cell("Last login", when(user.last_login_at, "Never")),
+          actionsCell(
+            user.is_bot
+              ? null
+              : actionButton(
+                  admin ? "Make member" : "Make admin",
+                  admin ? `Make ${name} a member` : `Make ${name} an admin`,
+                  (event) => changeRole(user, admin ? "member" : "admin", event.currentTarget)
+                ),
+            user.disabled
+              ? actionButton("Enable", `Enable ${name}`, (event) => enableUser(user, event.currentTarget))
+              : actionButton("Disable", `Disable ${name}`, (event) => confirmDisableUser(user, event.currentTarget), "link-danger"),
+            actionButton("Delete", `Delete user ${name}`, (event) => confirmDeleteUser(user, event.currentTarget), "link-danger")
+          )
+        );
+      })
+    );
+  }
+
+  /** After a change to one's own user: the role may have gone, and with it this screen. */
+  async function refreshSelf(user) {
+    if (!state.user || user.id !== state.user.id) return;
+    state.user = { ...state.user, ...(await call("GET", "/user")) };
+    applyRole();
+    if (!isAdmin()) route();
+  }
+
+  function changeRole(user, role, button) {
+    return attempt(
+      $("users-error"),
+      async () => {
+        await call("PATCH", userPath(user.id), { body: { role } });
+        announce(`${userName(user)} is now ${role === "admin" ? "an admin" : "a member"}`);
+        await loadUsers();
+        await refreshSelf(user);
+      },
+      button
+    );
+  }
+
+  function enableUser(user, button) {
+    return attempt(
+      $("users-error"),
+      async () => {
+        await call("PATCH", userPath(user.id), { body: { disabled: false } });
+        announce(`${userName(user)} enabled`);
+        await loadUsers();
+      },
+      button
+    );
+  }
+
+  function confirmDisableUser(user, opener) {
+    confirmThen(
+      opener,
+      `Disable ${userName(user)}?`,
+      "Their sessions, keys and tokens stop working at once, and they cannot log in, until you enable them again.",
+      "Disable user",
+      async () => {
+        await call("PATCH", userPath(user.id), { body: { disabled: true } });
+        announce(`${userName(user)} disabled`);
+        await loadUsers();
+        await refreshSelf(user);
+      }
+    );
+  }
+
+  function confirmDeleteUser(user, opener) {
+    confirmThen(
+      opener,
+      `Delete user ${userName(user)}?`,
+      "The user, all their sessions and all their keys are deleted. This cannot be undone.",
+      "Delete user",
+      async () => {
+        await call("DELETE", userPath(user.id));
+        announce(`User ${userName(user)} deleted`);
+        if (state.user && user.id === state.user.id) {
+          endSession("Your user was deleted.");
+          return;
+        }
+        await loadUsers();
+      }
+    );
+  }
+
+  $("invite-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const body = { email: $("invite-email").value.trim(), role: $("invite-role").value };
+    $("users-notice").hidden = true;
+    attempt(
+      $("invite-error"),
+      async () => {
+        const result = await call("POST", "/account/users", { body });
+        form.reset();
+        const name = userName((result && result.user) || body);
+        $("users-notice").textContent = `Invitation sent to ${name}: the email has a link to choose a password.`;
+        $("users-notice").hidden = false;
+        await loadUsers();
+      },
+      form,
+      form
+    );
+  });
+  $("users-reload").addEventListener("click", () => loadUsers());
+
+  /* ---------- account: audit log ---------- */
+
+  /* the actions the API records (gatekey.audit.ACTIONS); an unknown one is refused with a 400 */
+  const AUDIT_ACTIONS = [
+    "login.success",
+    "login.failure",
+    "login.throttled",
+    "mfa.enrolled",
+    "mfa.disabled",
+    "password.changed",
+    "password.reset_requested",
+    "password.reset",
+    "session.ended",
+    "key.created",
+    "key.updated",
+    "key.rotated",
+    "key.deleted",
+    "token.revoked",
+    "bot.created",
+    "bot.deleted",
+    "bot.token_regenerated",
+    "user.created",
+    "user.updated",
+    "user.deleted",
+  ];
+  const OUTCOMES = { success: "Success", failure: "Failure" };
+  const TOKEN_TYPES = { session: "session", api_key: "API key", client_jwt: "client JWT" };
+
+  /* cursors[i] opens page i (null for the newest); the filter is read when "Show events" is pressed */
+  const audit = { cursors: [null], page: 0, next: null, query: { limit: "25" } };
+
+  function fillSelect(select, options) {
+    const value = select.value;
+    const first = select.options[0];
+    select.replaceChildren(first, ...options.map(([optionValue, label]) => h("option", { value: optionValue, text: label })));
+    if ([...select.options].some((option) => option.value === value)) select.value = value;
+  }
+
+  async function openAudit() {
+    showLoading("audit");
+    fillSelect(
+      $("audit-action"),
+      AUDIT_ACTIONS.map((action) => [action, action])
+    );
+    const users = await attempt($("audit-error"), () => fetchUsers());
+    if (users) {
+      fillSelect(
+        $("audit-user"),
+        users.map((user) => [user.id, userName(user)]).sort((a, b) => a[1].localeCompare(b[1]))
+      );
+    }
+    audit.query = auditFilter();
+    audit.cursors = [null];
+    audit.page = 0;
+    return loadAudit();
+  }
+
+  function auditFilter() {
+    return { limit: $("audit-limit").value, action: $("audit-action").value, user_id: $("audit-user").value };
+  }
+
+  function loadAudit() {
+    showLoading("audit");
+    return attempt($("audit-error"), async () => {
+      const params = new URLSearchParams();
+      for (const [name, value] of Object.entries(audit.query)) if (value) params.set(name, value);
+      const cursor = audit.cursors[audit.page];
+      if (cursor) params.set("cursor", cursor);
+      const data = await call("GET", `/account/audit?${params}`);
+      audit.next = data.cursor || null;
+      renderAudit(data.events || []);
+    });
+  }
+
+  function actorLabel(actor) {
+    if (!actor || !actor.user_id) return h("span", { className: "dim", text: "—" });
+    const known = state.users && state.users.get(actor.user_id);
+    const how = [TOKEN_TYPES[actor.token_type] || actor.token_type, actor.key_handle].filter(Boolean).join(" ");
+    return h(
+      "div",
+      null,
+      h("div", { className: known ? null : "mono", text: known ? userName(known) : actor.user_id }),
+      how ? h("div", { className: "dim", text: `with ${how}` }) : null
+    );
+  }
+
+  function targetLabel(target) {
+    if (!target || !target.type) return h("span", { className: "dim", text: "—" });
+    const known = target.type === "user" && state.users && state.users.get(target.id);
+    return h(
+      "div",
+      null,
+      h("span", { className: "dim", text: `${target.type} ` }),
+      h("span", { className: known ? null : "mono", text: known ? userName(known) : target.id || "" })
+    );
+  }
+
+  function renderAudit(events) {
+    const filtered = Boolean(audit.query.action || audit.query.user_id);
+    showRows("audit", events.length, filtered ? "No events match this filter." : "No events yet.");
+    replaceRows(
+      $("audit-body"),
+      events.map((event) =>
+        h(
+          "tr",
+          { role: "row", "data-event": event.id, "data-action": event.action },
+          cell("Time", when(event.at, "—", secondsFormat)),
+          cell("Action", h("span", { className: "mono nowrap", text: event.action })),
+          cell(
+            "Outcome",
+            h("span", { className: `outcome outcome-${event.outcome}`, text: OUTCOMES[event.outcome] || event.outcome || "—" })
+          ),
+          cell("By", actorLabel(event.actor)),
+          cell("Target", targetLabel(event.target)),
+          cell(
+            "From",
+            h(
+              "div",
+              { className: "ua" },
+              h("div", { className: "mono", text: event.ip || "—" }),
+              event.user_agent ? h("div", { className: "dim", title: event.user_agent, text: device(event.user_agent) }) : null
+            )
+          )
+        )
+      )
+    );
+    $("audit-page").textContent = audit.page > 0 || audit.next ? `Page ${audit.page + 1}` : "";
+    $("audit-newer").disabled = audit.page === 0;
+    $("audit-older").disabled = !audit.next;
+  }
+
+  $("audit-filter-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    audit.query = auditFilter();
+    audit.cursors = [null];
+    audit.page = 0;
+    loadAudit();
+  });
+
+  $("audit-older").addEventListener("click", async () => {
+    if (!audit.next) return;
+    audit.cursors[audit.page + 1] = audit.next;
+    audit.page += 1;
+    await loadAudit();
+    $("audit-list-title").focus();
+  });
+
+  $("audit-newer").addEventListener("click", async () => {
+    if (audit.page === 0) return;
+    audit.page -= 1;
+    await loadAudit();
+    $("audit-list-title").focus();
+  });
+
   /* ---------- start ---------- */
 
   async function boot() {
     syncExpiryDate();
     const refresh = storedRefreshToken();
-    if (!refresh) {
-      showLogin();
+    if (!refresh || location.hash.startsWith("#reset=")) {
+      route();
       return;
     }
     state.refresh = refresh;

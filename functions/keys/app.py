@@ -9,7 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import scopes
-from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
+from gatekey.api import (
+    create_app,
+    current_principal,
+    empty_response,
+    json_response,
+    parse_body,
+    request_meta,
+)
 from gatekey.keys import get_key_service, resolve_expiry
 from gatekey.models import CreateKeyRequest, RotateKeyRequest, UpdateKeyRequest
 
@@ -28,6 +35,7 @@ def create_key() -> Response[str]:
         key_type=body.type,
         expires_at=resolve_expiry(body.expires_at, body.expires_in_days),
         key_scopes=tuple(body.scopes or scopes.DEFAULT_SCOPES),
+        meta=request_meta(app),
     )
     return json_response(201, key)
 
@@ -47,12 +55,12 @@ def update_key(handle: str) -> Response[str]:
     owner = current_principal(app, scopes.KEYS)
     body = parse_body(app, UpdateKeyRequest)
     changes = body.model_dump(include={"alias", "scopes"}, exclude_unset=True)
-    return json_response(200, get_key_service().update(owner, handle, changes))
+    return json_response(200, get_key_service().update(owner, handle, changes, request_meta(app)))
 
 
 @app.delete("/user/keys/<handle>")
 def delete_key(handle: str) -> Response[str]:
-    get_key_service().delete(current_principal(app, scopes.KEYS), handle)
+    get_key_service().delete(current_principal(app, scopes.KEYS), handle, request_meta(app))
     return empty_response(204)
 
 
@@ -60,7 +68,7 @@ def delete_key(handle: str) -> Response[str]:
 def rotate_key(handle: str) -> Response[str]:
     owner = current_principal(app, scopes.KEYS)
     body = parse_body(app, RotateKeyRequest)
-    key = get_key_service().rotate(owner, handle, body.grace_seconds)
+    key = get_key_service().rotate(owner, handle, body.grace_seconds, request_meta(app))
     return json_response(200, key)
 
 

@@ -1,4 +1,5 @@
-"""Login with email and password, and exchange a refresh token for an access token."""
+"""Login with email and password (and a TOTP or recovery code when MFA is on), the
+refresh-token exchange, and password resets: all public routes."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.api import create_app, header, json_response, parse_body
+from gatekey import reset
+from gatekey.api import create_app, header, json_response, parse_body, request_meta
 from gatekey.authorization import get_authorizer
-from gatekey.models import LoginRequest
+from gatekey.models import LoginRequest, PasswordResetConfirm, PasswordResetRequest
 from gatekey.passwords import warm_up
 from gatekey.sessions import get_session_service
 
@@ -23,7 +25,13 @@ warm_up()
 def login() -> Response[str]:
     body = parse_body(app, LoginRequest, allow_form=True)
     result = get_session_service().login(
-        body.email, body.password, body.account_id, header(app, "User-Agent")
+        body.email,
+        body.password,
+        body.account_id,
+        header(app, "User-Agent"),
+        totp=body.totp or None,
+        recovery_code=body.recovery_code or None,
+        meta=request_meta(app),
     )
     return json_response(200, result)
 
@@ -34,6 +42,30 @@ def refresh_token() -> Response[str]:
         header(app, "Authorization"), header(app, "User-Agent")
     )
     return json_response(200, get_session_service().refresh(session))
+
+
+@app.post("/auth/password-reset")
+def request_password_reset() -> Response[str]:
+    body = parse_body(app, PasswordResetRequest)
+    reset.get_password_service().request_reset(
+        body.email,
+        body.account_id,
+        console=reset.console_url(app.current_event.raw_event),
+        meta=request_meta(app),
+    )
+    return json_response(
+        202,
+        {"accepted": True, "detail": "If an account uses this email, a reset link is on its way."},
+    )
+
+
+@app.post("/auth/password-reset/confirm")
+def confirm_password_reset() -> Response[str]:
+    body = parse_body(app, PasswordResetConfirm)
+    result = reset.get_password_service().confirm_reset(
+        body.token, body.new_password, meta=request_meta(app)
+    )
+    return json_response(200, result)
 
 
 @logger.inject_lambda_context(clear_state=True)

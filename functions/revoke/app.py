@@ -9,7 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import scopes
-from gatekey.api import create_app, current_principal, empty_response, json_response, parse_body
+from gatekey.api import (
+    create_app,
+    current_principal,
+    empty_response,
+    json_response,
+    parse_body,
+    request_meta,
+)
 from gatekey.models import RevokeRequest
 from gatekey.revocation import get_revocation_service
 
@@ -20,19 +27,21 @@ app = create_app()
 @app.get("/auth/logout")
 @app.post("/auth/logout")
 def logout() -> Response[str]:
-    return json_response(200, get_revocation_service().logout(current_principal(app)))
+    return json_response(
+        200, get_revocation_service().logout(current_principal(app), request_meta(app))
+    )
 
 
 @app.get("/auth/revoke")
 def revoke_presented_token() -> Response[str]:
-    get_revocation_service().revoke(current_principal(app))
+    get_revocation_service().revoke(current_principal(app), request_meta(app))
     return empty_response(200)
 
 
 @app.post("/auth/revoke")
 def revoke_given_token() -> Response[str]:
     body = parse_body(app, RevokeRequest, allow_form=True)
-    get_revocation_service().revoke_given(current_principal(app), body.token)
+    get_revocation_service().revoke_given(current_principal(app), body.token, request_meta(app))
     return empty_response(200)
 
 
@@ -45,7 +54,9 @@ def list_sessions() -> Response[str]:
 
 @app.delete("/user/sessions/<session_id>")
 def end_session(session_id: str) -> Response[str]:
-    get_revocation_service().end_session(current_principal(app, scopes.SESSIONS), session_id)
+    get_revocation_service().end_session(
+        current_principal(app, scopes.SESSIONS), session_id, request_meta(app)
+    )
     return empty_response(204)
 
 

@@ -15,12 +15,19 @@ import os
 import sys
 from typing import Any
 
-from gatekey import users
-from gatekey.errors import GatekeyError, ServiceUnavailable
-from gatekey.settings import DEFAULT_TABLE, Settings
-from gatekey.store import Store, create_dynamodb_client
+from gatekey import audit, clock, passwords, reset, users
+from gatekey.errors import GatekeyError, ServiceUnavailable, ValidationFailed
+from gatekey.settings import (
+    DEFAULT_TABLE,
+    ENV_AUDIT_RETENTION_DAYS,
+    ENV_CONSOLE_URL,
+    Settings,
+)
+from gatekey.store import Item, Store, create_dynamodb_client
+from gatekey.user_admin import user_view
 
 LOCAL_REGION = "us-east-1"
+CLI_USER_AGENT = "gatekey-cli"
 
 
 class CliError(Exception):
@@ -73,6 +80,8 @@ def user_create(args: argparse.Namespace) -> dict[str, Any]:
     if "@" not in email or len(email) > 320:
         raise CliError(f"not an email address: {args.email!r}")
     password = None if args.bot else _read_password()
+    if password is not None:
+        passwords.check_password_rule(password, email)
     user = users.create_user(
         _store(args),
         account_id=args.account,
@@ -82,6 +91,60 @@ def user_create(args: argparse.Namespace) -> dict[str, Any]:
         bot=args.bot,
     )
     return {"user_id": user["user_id"]}
+
+
+def user_list(args: argparse.Namespace) -> dict[str, Any]:
+    """The users of an account, as an admin sees them in GET /account/users."""
+    store = _store(args)
+    if store.get_account(args.account) is None:
+        raise CliError(f"no such account: {args.account}")
+    found = sorted(
+        store.list_account_users(args.account), key=lambda u: (u["created_at"], u["user_id"])
+    )
+    return {"users": [user_view(user) for user in found]}
+
+
+def user_reset_password(args: argparse.Namespace) -> dict[str, Any]:
+    """A single-use reset link for a user, printed rather than sent (the operator hands it
+    over); recorded in the account's audit log as password.reset_requested."""
+    store = _store(args)
+    user = _user_by_email(store, args.account, args.email)
+    event = audit.new_event(
+        args.account,
+        audit.PASSWORD_RESET_REQUESTED,
+        actor=None,
+        target=(audit.TARGET_USER, user["user_id"]),
+        meta=audit.RequestMeta(ip=None, user_agent=CLI_USER_AGENT),
+        retention_days=_retention_days(),
+    )
+    token = reset.issue_reset_token(store, user, purpose=reset.RESET, audit_event=event)
+    return {
+        "user_id": user["user_id"],
+        "reset_link": reset.reset_link(_console_url(), token),
+        "expires_at": clock.iso(clock.now() + reset.TOKEN_SECONDS[reset.RESET]),
+    }
+
+
+def _user_by_email(store: Store, account_id: str, email: str) -> Item:
+    user_id = store.find_user_ids_by_email(users.normalize_email(email)).get(account_id)
+    user = store.get_user(user_id) if user_id else None
+    if user is None:
+        raise CliError(f"no user with email {email!r} in account {account_id}")
+    return user
+
+
+def _console_url() -> str:
+    """GATEKEY_CONSOLE_URL, else the console of the local run (`make run`)."""
+    configured = (os.environ.get(ENV_CONSOLE_URL) or "").strip().rstrip("/")
+    port = os.environ.get("GATEKEY_PORT") or "3000"
+    return configured or f"http://127.0.0.1:{port}/console"
+
+
+def _retention_days() -> int:
+    raw = os.environ.get(ENV_AUDIT_RETENTION_DAYS) or str(Settings.audit_retention_days)
+    if not raw.isdigit() or int(raw) < 1:
+        raise CliError(f"{ENV_AUDIT_RETENTION_DAYS} must be a whole number of days")
+    return int(raw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--admin", action="store_true", help="account administrator")
     create_user.add_argument("--bot", action="store_true", help="a bot user (no password)")
     create_user.set_defaults(run=user_create)
+    list_users = user_commands.add_parser("list", help="list the users of an account")
+    list_users.add_argument("--account", required=True, help="account id")
+    list_users.set_defaults(run=user_list)
+    reset_password = user_commands.add_parser(
+        "reset-password", help="print a single-use password reset link (valid 30 minutes)"
+    )
+    reset_password.add_argument("--account", required=True, help="account id")
+    reset_password.add_argument("--email", required=True)
+    reset_password.set_defaults(run=user_reset_password)
 
     commands.add_parser(
         "local", help="run DynamoDB Local and the local APIs (see `gatekey local --help`)"
@@ -128,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ServiceUnavailable:
         print("gatekey: error: DynamoDB is unreachable (is `make run` up?)", file=sys.stderr)
+        return 1
+    except ValidationFailed as exc:
+        for entry in exc.entries:
+            print(f"gatekey: error: {entry['attr']}: {entry['detail']}", file=sys.stderr)
         return 1
     except GatekeyError as exc:
         print(f"gatekey: error: {exc.code}: {exc.detail}", file=sys.stderr)

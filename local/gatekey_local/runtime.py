@@ -204,7 +204,13 @@ def run_local(
             secret = environ.get("GATEKEY_SECRET") or read_signing_secret(data_path)
             if authorizer_sources:
                 require_gatekey_data(endpoint, table_name, secret, data_path)
-        function_env = {"GATEKEY_TABLE": table_name, "DYNAMODB_ENDPOINT": endpoint}
+        # Messages (set-password, reset links) are files here unless SenderEmail is set.
+        outbox = environ.get("GATEKEY_OUTBOX_DIR") or str((data_path / "outbox").resolve())
+        function_env = {
+            "GATEKEY_TABLE": table_name,
+            "DYNAMODB_ENDPOINT": endpoint,
+            "GATEKEY_OUTBOX_DIR": outbox,
+        }
         if secret is not None:
             function_env["GATEKEY_SECRET"] = secret
         try:
@@ -227,6 +233,7 @@ def run_local(
             print(_iam_line(emulator, sources=bool(authorizer_sources)), flush=True)
             shared = "" if template.table is not None else ", of the gatekey local run"
             print(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})", flush=True)
+            print(f"Messages (reset and set-password links): {outbox}/*.eml", flush=True)
             print(
                 "Ctrl-C stops the API" + (" and DynamoDB Local." if database else "."), flush=True
             )

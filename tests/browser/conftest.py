@@ -102,3 +102,9 @@ def phone(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     assert problems == []
+
+
+@pytest.fixture
+def outbox(gatekey_env: dict[str, str]) -> Path:
+    """Where the local run writes its messages (set-password, reset) as .eml files."""
+    return Path(gatekey_env.get("GATEKEY_OUTBOX_DIR") or REPO_ROOT / ".local" / "outbox")

@@ -54,6 +54,7 @@ UNAVAILABLE_BODY = {
 # Names of what the outage requests try to create; none of it may exist afterwards.
 OUTAGE_HANDLE = "made-during-outage"
 OUTAGE_BOT = "made-during-outage"
+OUTAGE_EMAIL = "made-during-outage@example.com"
 CREDENTIAL_KINDS = ("session", "api_key", "client_jwt")
 
 ROUTES = load_template(TEMPLATE).routes
@@ -100,6 +101,7 @@ class Stack:
             "keys": self.handles["token"],
             "sessions": self.session_id,
             "bots": self.bot_id,
+            "users": self.user.user_id,
         }
         segments = route.path.split("/")
         return "/".join(
@@ -114,7 +116,15 @@ class Stack:
             ("PATCH", "/user/keys/{handle}"): {"alias": "renamed during the outage"},
             ("POST", "/user/keys/{handle}/rotate"): {"grace_seconds": 0},
             ("POST", "/account/bots"): {"name": OUTAGE_BOT},
+            ("POST", "/account/users"): {"email": OUTAGE_EMAIL, "password": PASSWORD},
+            ("PATCH", "/account/users/{id}"): {"disabled": True},
             ("POST", "/auth/revoke"): {"token": self.tokens["api_key"]},
+            ("POST", "/user/password"): {
+                "current_password": PASSWORD,
+                "new_password": "changed during the outage",
+            },
+            ("POST", "/user/mfa/totp/confirm"): {"code": "123456"},
+            ("DELETE", "/user/mfa"): {"password": PASSWORD, "code": "123456"},
         }
         return bodies.get((route.method, route.path))
 
@@ -130,6 +140,13 @@ class Stack:
             ],
             ("GET", "/auth/refresh-token"): [({"headers": self.credential("refresh")}, 503)],
             ("GET", "/console"): [({}, 200)],
+            ("POST", "/auth/password-reset"): [
+                ({"json": {"email": self.user.email}}, 503),
+                ({"json": {"email": "nobody@example.com"}}, 503),
+            ],
+            ("POST", "/auth/password-reset/confirm"): [
+                ({"json": {"token": "x" * 43, "new_password": "changed during the outage"}}, 503)
+            ],
         }
         return requests_by_route.get((route.method, route.path), [])
 
@@ -316,6 +333,8 @@ def expected_from_handler(route: Route, kind: str) -> int:
     management = route.path.startswith(("/user/keys", "/user/sessions", "/account/"))
     if management and kind != "session":
         return 403  # a key of default scopes ("*") may not manage: refused before any read
+    if route.path.startswith(("/user/password", "/user/mfa")) and kind != "session":
+        return 403  # only a login session changes them: refused before any read
     return 503
 
 
@@ -394,6 +413,10 @@ def test_writes_attempted_during_the_outage_left_nothing_behind(restarted):
     assert api.get(f"/user/keys/{OUTAGE_HANDLE}", token=token).status_code == 404
     bots = api.get("/account/bots", token=token).json()["bots"]
     assert OUTAGE_BOT not in {bot["name"] for bot in bots}
+    users = api.get("/account/users", token=token).json()["users"]
+    assert OUTAGE_EMAIL not in {user["email"] for user in users}
+    assert {user["disabled"] for user in users} == {False}
+    assert api.get("/account/audit", token=token).status_code == 200
     # The logins during the outage (right password included) opened no session.
     sessions = api.get("/user/sessions", token=token).json()["sessions"]
     assert [entry["id"] for entry in sessions] == [restarted.session_id]

@@ -26,7 +26,8 @@ def test_login_returns_the_contract_body(api, user):
     assert body["account_id"] == user.account_id
     assert isinstance(body["expires_in"], int) and body["expires_in"] > 0
     assert body["user"]["id"] == user.user_id
-    assert set(body["user"]) == {"id", "email", "account_id", "role", "is_bot", "created_at"}
+    assert set(body["user"]) == {"id", "email", "account_id", "role", "is_bot", "mfa", "created_at"}
+    assert body["user"]["mfa"] is False
     assert ISO_Z.match(body["user"]["created_at"])
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -84,6 +85,7 @@ def test_user_returns_the_current_user(api, user, token):
         "account_id": user.account_id,
         "role": "member",
         "is_bot": False,
+        "mfa": False,
         "created_at": response.json()["created_at"],
     }
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import secrets
 import time
 import uuid
 from collections.abc import Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
 import boto3
 import jwt
+import pyotp
 import pytest
 
 from gatekey_local import cli
@@ -218,6 +224,42 @@ def test_no_secret_reaches_logs_error_bodies_or_the_table(
     call("POST", "/account/bots", 403, token=access, json={"name": "not allowed"})
     call("DELETE", f"/account/bots/{bot['bot']['id']}", 204, token=admin_access)
 
+    # Two-step verification and a password change, by the admin: the TOTP secret, the
+    # recovery codes (checked below: shorter than a prefix) and the passwords.
+    enrolment = call("POST", "/user/mfa/totp", 200, token=admin_access).json()
+    app = pyotp.TOTP(found.add("TOTP secret", enrolment["secret"]))
+    recovery_codes = call(
+        "POST", "/user/mfa/totp/confirm", 200, token=admin_access, json={"code": app.now()}
+    ).json()["recovery_codes"]
+    admin_login = {"email": admin_email, "password": admin_password}
+    call("POST", "/auth/login", 401, json=admin_login)  # mfa_required
+    call("POST", "/auth/login", 401, json={**admin_login, "totp": "000000"})
+    totp_login = call(
+        "POST", "/auth/login", 200, data={**admin_login, "totp": app.at(time.time() + 30)}
+    ).json()
+    found.add("access token", totp_login["access_token"])
+    found.add("refresh token", totp_login["refresh_token"])
+    recovery_login = call(
+        "POST", "/auth/login", 200, json={**admin_login, "recovery_code": recovery_codes[0]}
+    ).json()
+    found.add("access token", recovery_login["access_token"])
+    found.add("refresh token", recovery_login["refresh_token"])
+    new_admin_password = found.add("new admin password", "pw-" + secrets.token_urlsafe(24))
+    call(
+        "POST",
+        "/user/password",
+        200,
+        token=admin_access,
+        json={"current_password": admin_password, "new_password": new_admin_password},
+    )
+    call(
+        "POST",
+        "/user/password",
+        400,
+        token=admin_access,
+        json={"current_password": new_admin_password, "new_password": "qwertyuiop"},
+    )
+
     # Garbage, tampered and foreign tokens.
     tampered = [
         found.add("tampered token", access[:-2] + ("AA" if not access.endswith("AA") else "BB")),
@@ -246,6 +288,30 @@ def test_no_secret_reaches_logs_error_bodies_or_the_table(
     call("GET", "/user", 401, token=access)
     call("POST", "/auth/logout", 200, token=admin_access)
 
+    # A reset by mail: the link's token is a secret of the message only.
+    call("POST", "/auth/password-reset", 202, json={"email": admin_email})
+    outbox = sorted(Path(os.environ["GATEKEY_OUTBOX_DIR"]).glob("*.eml"))
+    messages = [
+        message_from_bytes(path.read_bytes(), policy=email_policy.default) for path in outbox
+    ]
+    [message] = [message for message in messages if message["To"] == admin_email]
+    link = re.search(r"#reset=([A-Za-z0-9_-]+)", message.get_content())
+    assert link is not None
+    reset_token = found.add("reset token", link.group(1))
+    reset_password = found.add("reset password", "pw-" + secrets.token_urlsafe(24))
+    call(
+        "POST",
+        "/auth/password-reset/confirm",
+        200,
+        json={"token": reset_token, "new_password": reset_password},
+    )
+    call(
+        "POST",
+        "/auth/password-reset/confirm",
+        400,
+        json={"token": reset_token, "new_password": reset_password},
+    )
+
     # A server error: DynamoDB unreachable, with live credentials and a login.
     configure(DYNAMODB_ENDPOINT="http://127.0.0.1:9")
     call("GET", "/user", 503, headers={"Authorization": rotated["token"]})
@@ -265,12 +331,18 @@ def test_no_secret_reaches_logs_error_bodies_or_the_table(
     assert found.leaks(out) == [], "secret on stdout or stderr"
     assert found.leaks(logged) == [], "secret in a log record"
     assert found.leaks("\n".join(errors)) == [], "secret in an error body"
+    assert "mfa.enrolled" in logged and ".eml" in logged  # the audit and mail lines ran
+    for code in recovery_codes:
+        for text in (out, logged, "\n".join(errors)):
+            assert code not in text and code.replace("-", "") not in text
 
     items = list(scan(gatekey_env["GATEKEY_TABLE"], gatekey_env["DYNAMODB_ENDPOINT"]))
     users = [item for item in items if item["sk"] == {"S": "USER"}]
     assert {email, admin_email} <= {user.get("email", {}).get("S") for user in users}
     for item in items:
         assert found.leaks(json.dumps(item)) == [], item["pk"]
+        for code in recovery_codes:
+            assert code not in json.dumps(item) and code.replace("-", "") not in json.dumps(item)
         for value in strings_in(item):
             assert not any(
                 secret in value for label, secret in found.values.items() if "password" in label

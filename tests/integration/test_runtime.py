@@ -104,6 +104,8 @@ def test_local_run_serves_the_template_until_interrupted(tmp_path, dynamodb_endp
         assert body["environ"]["ECHO_TABLE"] == table
         assert f"DynamoDB endpoint: {dynamodb_endpoint}" in log_path.read_text()
         assert "IAM: each function may make only the AWS calls its role" in log_path.read_text()
+        outbox = (tmp_path / "data" / "outbox").resolve()
+        assert f"Messages (reset and set-password links): {outbox}/*.eml" in log_path.read_text()
 
     client = boto3.client(
         "dynamodb",

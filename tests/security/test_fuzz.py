@@ -72,6 +72,7 @@ def test_authorization_of_arbitrary_headers_never_allows(authorizer, header, use
         pytest.fail(f"allowed {principal!r}")
 
 
+NO_USER = str(uuid.uuid4())  # PATCH bodies are validated before the user is looked up
 BODY_ROUTES = [
     ("login", "POST", "/auth/login", "/auth/login", {}),
     ("keys", "POST", "/user/keys", "/user/keys", {}),
@@ -79,8 +80,17 @@ BODY_ROUTES = [
     ("keys", "POST", "/user/keys/fuzz/rotate", "/user/keys/{handle}/rotate", {"handle": "fuzz"}),
     ("bots", "POST", "/account/bots", "/account/bots", {}),
     ("revoke", "POST", "/auth/revoke", "/auth/revoke", {}),
+    ("login", "POST", "/auth/password-reset", "/auth/password-reset", {}),
+    ("login", "POST", "/auth/password-reset/confirm", "/auth/password-reset/confirm", {}),
+    ("security", "POST", "/user/password", "/user/password", {}),
+    ("security", "POST", "/user/mfa/totp/confirm", "/user/mfa/totp/confirm", {}),
+    ("security", "DELETE", "/user/mfa", "/user/mfa", {}),
+    ("users", "POST", "/account/users", "/account/users", {}),
+    ("users", "PATCH", f"/account/users/{NO_USER}", "/account/users/{id}", {"id": NO_USER}),
 ]
-HANDLERS = {name: load_handler(name) for name in {"login", "keys", "bots", "revoke"}}
+HANDLERS = {
+    name: load_handler(name) for name in {"login", "keys", "bots", "revoke", "users", "security"}
+}
 
 
 @pytest.fixture
@@ -101,7 +111,7 @@ def admin_context(gatekey_env):
     return {**principal.to_context(), "principalId": admin.user_id}
 
 
-def invoke(route, body: str, content_type: str, context: dict) -> dict:
+def invoke(route, body: str, content_type: str, context: dict, query: dict | None = None) -> dict:
     handler_name, method, path, resource, path_parameters = route
     event = load_event("keys_create.json", access_token="x")
     event.update(
@@ -110,6 +120,8 @@ def invoke(route, body: str, content_type: str, context: dict) -> dict:
         resource=resource,
         pathParameters=path_parameters or None,
         body=body,
+        queryStringParameters=query or None,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
     )
     event["headers"]["Content-Type"] = content_type
     event["headers"]["User-Agent"] = USER_AGENT
@@ -144,6 +156,33 @@ def assert_contract_answer(response: dict) -> None:
 @given(value=json_values)
 def test_every_json_body_gets_a_contract_answer(admin_context, route, value):
     assert_contract_answer(invoke(route, json.dumps(value), "application/json", admin_context))
+
+
+@pytest.mark.slow
+@FUZZ
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["limit", "cursor", "action", "user_id", "other"]),
+        st.one_of(
+            st.text(max_size=60),
+            st.integers(-5, 200).map(str),
+            st.binary(max_size=80).map(b64),
+            json_values.map(lambda value: b64(json.dumps(value).encode())),
+            st.builds(
+                lambda pk, sk: b64(json.dumps({"pk": pk, "sk": sk}).encode()),
+                st.text(max_size=30),
+                st.text(max_size=60),
+            ),
+        ),
+        max_size=4,
+    )
+)
+def test_every_audit_query_gets_a_contract_answer(admin_context, query):
+    """`GET /account/audit` with any limit, cursor, action and user_id: 200 or 400."""
+    route = ("users", "GET", "/account/audit", "/account/audit", {})
+    response = invoke(route, "", "", admin_context, query=query)
+    assert_contract_answer(response)
+    assert response["statusCode"] in (200, 400), response
 
 
 @pytest.mark.slow

@@ -19,6 +19,8 @@ from gatekey_local.template import effective_authorizer, load_template
 from tests.helpers import REPO_ROOT, load_event, load_handler
 
 CONSOLE_DIR = REPO_ROOT / "functions" / "console"
+# dist/qrcode.js of the npm package qrcode-generator 2.0.4 (Kazuhiko Arase, MIT), unchanged
+QRCODE_JS_SHA256 = "79ec86f82856005b1c887905cfccfcfbec3821ca61c7fd5a952faa5f778f791c"
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +123,32 @@ def test_content_security_policy_is_strict(console):
     assert policy["img-src"] == ["data:"]
     assert policy["require-trusted-types-for"] == ["'script'"]
     assert policy["trusted-types"] == ["'none'"]
-    for name in ("script-src", "style-src"):
-        assert len(policy[name]) == 1 and policy[name][0].startswith("'sha256-"), policy[name]
+    assert len(policy["script-src"]) == 2, policy["script-src"]
+    assert len(policy["style-src"]) == 1, policy["style-src"]
+    for source in policy["script-src"] + policy["style-src"]:
+        assert source.startswith("'sha256-"), source
     assert "unsafe" not in json.dumps(policy)
 
 
-def test_policy_hashes_are_those_of_the_only_script_and_style(console, page):
+def test_policy_hashes_are_those_of_the_only_scripts_and_style(console, page):
     policy = directives(headers(get(console))["content-security-policy"])
-    [script] = page.blocks["script"]
+    [encoder, script] = page.blocks["script"]
     [style] = page.blocks["style"]
-    assert policy["script-src"] == [sha256_source(script)]
+    assert policy["script-src"] == [sha256_source(encoder), sha256_source(script)]
     assert policy["style-src"] == [sha256_source(style)]
+    assert encoder == (CONSOLE_DIR / "qrcode.js").read_text(encoding="utf-8")
     assert script == (CONSOLE_DIR / "console.js").read_text(encoding="utf-8")
     assert style == (CONSOLE_DIR / "console.css").read_text(encoding="utf-8")
+
+
+def test_vendored_qr_encoder_is_unchanged_and_keeps_its_licence():
+    encoder = (CONSOLE_DIR / "qrcode.js").read_bytes()
+    assert hashlib.sha256(encoder).hexdigest() == QRCODE_JS_SHA256
+    header = encoder[:600].decode("utf-8")
+    assert "Copyright (c) 2009 Kazuhiko Arase" in header
+    assert "Licensed under the MIT license" in header
+    licence = (CONSOLE_DIR / "qrcode.LICENSE").read_text(encoding="utf-8")
+    assert "Kazuhiko Arase" in licence and "Permission is hereby granted" in licence
 
 
 def test_markup_needs_nothing_the_policy_blocks(page):
@@ -165,7 +180,7 @@ def test_script_keeps_tokens_out_of_local_storage_cookies_and_html_sinks():
 
 def test_forms_never_put_their_fields_in_a_url(page):
     forms = [attrs for tag, attrs in page.elements if tag == "form"]
-    assert len(forms) == 6
+    assert len(forms) == 14
     assert all(attrs.get("method") == "post" and "action" not in attrs for attrs in forms)
 
 
@@ -189,7 +204,7 @@ def test_every_button_says_what_it_is_for(page):
 
 
 def test_a_file_that_would_end_its_block_early_is_refused(console, tmp_path: Path):
-    for name in ("console.html", "console.css", "console.js"):
+    for name in ("console.html", "console.css", "console.js", "qrcode.js"):
         (tmp_path / name).write_text((CONSOLE_DIR / name).read_text(encoding="utf-8"))
     (tmp_path / "console.js").write_text('const x = "</script><script>alert(1)";')
     with pytest.raises(RuntimeError, match="</script"):

@@ -488,6 +488,60 @@ BODIES = [
     (models.RevokeRequest, {"token": None}, False),
     (models.RevokeRequest, {"token": "t", "token_type_hint": "h" * 65}, False),
     (models.RevokeRequest, {}, False),
+    # user administration (part A)
+    (models.CreateUserRequest, {"email": "grace@example.com"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "role": "admin", "password": "p"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "password": None}, True),
+    (models.CreateUserRequest, {"email": LONG_EMAIL}, True),
+    (models.CreateUserRequest, {"email": LONG_EMAIL + "m"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": "x" * 1025}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": ""}, False),
+    (models.CreateUserRequest, {"email": "g@x", "role": "owner"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "role": None}, False),
+    (models.CreateUserRequest, {"email": "not an email"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "admin": True}, False),
+    (models.CreateUserRequest, {}, False),
+    (models.UpdateUserRequest, {"role": "admin"}, True),
+    (models.UpdateUserRequest, {"disabled": True}, True),
+    (models.UpdateUserRequest, {"role": "member", "disabled": False}, True),
+    (models.UpdateUserRequest, {"role": None, "disabled": False}, True),
+    (models.UpdateUserRequest, {}, False),
+    (models.UpdateUserRequest, {"role": None}, False),
+    (models.UpdateUserRequest, {"role": None, "disabled": None}, False),
+    (models.UpdateUserRequest, {"role": "owner"}, False),
+    (models.UpdateUserRequest, {"disabled": 1}, False),
+    (models.UpdateUserRequest, {"disabled": "true"}, False),
+    (models.UpdateUserRequest, {"disabled": True, "email": "g@x"}, False),
+    # passwords and MFA (part B)
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": "123456"}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "recovery_code": "ab-cd"}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": None}, True),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "totp": "1" * 17}, False),
+    (models.LoginRequest, {"email": "a@b", "password": "x", "recovery_code": "r" * 65}, False),
+    (models.PasswordResetRequest, {"email": "ada@example.com"}, True),
+    (models.PasswordResetRequest, {"email": "a@b", "account_id": "acct"}, True),
+    (models.PasswordResetRequest, {"email": "a@b", "account_id": ""}, False),
+    (models.PasswordResetRequest, {"email": "not an email"}, False),
+    (models.PasswordResetRequest, {"email": "a@b", "password": "x"}, False),
+    (models.PasswordResetRequest, {}, False),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": "p"}, True),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": ""}, True),  # the rule says no
+    (models.PasswordResetConfirm, {"token": "t" * 513, "new_password": "p"}, False),
+    (models.PasswordResetConfirm, {"token": "", "new_password": "p"}, False),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": "p" * 1025}, False),
+    (models.PasswordResetConfirm, {"token": "t"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b"}, True),
+    (models.ChangePasswordRequest, {"current_password": "", "new_password": "b"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a"}, False),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b", "x": 1}, False),
+    (models.TotpConfirmRequest, {"code": "123456"}, True),
+    (models.TotpConfirmRequest, {"code": ""}, False),
+    (models.TotpConfirmRequest, {"code": "1" * 17}, False),
+    (models.TotpConfirmRequest, {"code": 123456}, False),
+    (models.DisableMfaRequest, {"password": "p", "code": "abcde-fghjk"}, True),
+    (models.DisableMfaRequest, {"password": "p"}, False),
+    (models.DisableMfaRequest, {"password": "", "code": "123456"}, False),
+    (models.DisableMfaRequest, {"password": "p", "code": "c" * 65}, False),
 ]
 
 
@@ -588,6 +642,48 @@ def test_credential_patterns_match_real_credentials(spec):
     assert not schema_accepts(spec, "ClientSecret", token)
 
 
+def test_account_users_and_audit_events_match_their_schemas(spec):
+    from gatekey import audit
+    from gatekey.user_admin import user_view
+
+    admin = user_view(user_item(last_login_at=NOW, mfa_enabled=True))
+    bot = user_view(user_item(email=None, role="member", is_bot=True, disabled=True))
+    assert_matches(spec, "AccountUserList", {"users": [admin, bot]})
+    assert_matches(spec, "AccountUserResponse", {"user": admin})
+    principal = Principal(
+        user_id=str(uuid.uuid4()),
+        account_id=ACCOUNT_ID,
+        email="ada@example.com",
+        role="admin",
+        is_bot=False,
+        token_type="api_key",
+        key_handle="ci-deploy",
+    )
+    meta = audit.RequestMeta(ip="203.0.113.9", user_agent="curl/8.5")
+    events = [
+        audit.new_event(
+            ACCOUNT_ID, action, actor=principal, target=("key", "ci"), meta=meta, retention_days=1
+        )
+        for action in audit.ACTIONS
+    ]
+    events.append(
+        audit.new_event(
+            ACCOUNT_ID,
+            audit.LOGIN_FAILURE,
+            actor=audit.Actor(None),
+            target=("user", str(uuid.uuid4())),
+            outcome=audit.FAILURE,
+            retention_days=1,
+        )
+    )
+    page = {"events": [audit.event_view(event) for event in events], "cursor": None}
+    assert_matches(spec, "AuditPage", page)
+    page["cursor"] = audit.encode_cursor(events[0])
+    assert_matches(spec, "AuditPage", page)
+    documented = spec["components"]["schemas"]["AuditAction"]["enum"]
+    assert documented == list(audit.ACTIONS)
+
+
 def test_users_and_bots_match_their_schemas(spec):
     assert_matches(spec, "User", public_user(user_item()))
     bot = user_item(email=None, role="member", is_bot=True, name="nightly")
@@ -623,6 +719,9 @@ class FakeStore:
         self.sessions.append(session)
         return session
 
+    def open_session(self, session: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return self.put_session(session)
+
     def list_sessions(self, user_id: str) -> list[dict[str, Any]]:
         return [session for session in self.sessions if session["user_id"] == user_id]
 
@@ -657,3 +756,18 @@ def test_timestamps_and_ids_are_strict(spec):
     assert_matches(spec, "NullableTimestamp", None)
     assert_matches(spec, "Uuid", str(uuid.uuid4()))
     assert not schema_accepts(spec, "Uuid", "not-a-uuid")
+
+
+def test_password_and_mfa_answers_match_their_schemas(spec):
+    import pyotp
+
+    from gatekey import mfa
+
+    secret = mfa.derive_secret(KEYRING, str(uuid.uuid4()), "nonce", "k1")
+    uri = pyotp.TOTP(secret).provisioning_uri(name="ada@example.com", issuer_name=mfa.ISSUER)
+    assert_matches(spec, "TotpEnrolment", {"secret": secret, "otpauth_uri": uri})
+    assert_matches(spec, "RecoveryCodes", {"recovery_codes": mfa.new_recovery_codes()})
+    assert not schema_accepts(spec, "RecoveryCodes", {"recovery_codes": ["abcde-fghjk"]})
+    assert_matches(spec, "PasswordResetResult", {"password_reset": True, "sessions_ended": 3})
+    assert_matches(spec, "PasswordChanged", {"password_changed": True, "sessions_ended": 0})
+    assert_matches(spec, "User", public_user(user_item(mfa_enabled=True)))

@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from pydantic import BaseModel, ValidationError
 
+from gatekey.audit import RequestMeta
 from gatekey.errors import (
     BadRequest,
     GatekeyError,
@@ -147,3 +148,10 @@ def current_principal(app: APIGatewayRestResolver, scope: str | None = None) -> 
     if scope is not None:
         principal.require(scope)
     return principal
+
+
+def request_meta(app: APIGatewayRestResolver) -> RequestMeta:
+    """The caller's IP (as API Gateway saw it) and User-Agent, for the audit log."""
+    identity = (app.current_event.raw_event.get("requestContext") or {}).get("identity") or {}
+    ip = identity.get("sourceIp")
+    return RequestMeta(ip=str(ip) if ip else None, user_agent=header(app, "User-Agent"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gatekey import clock, scopes
+from gatekey import audit, clock, scopes
 from gatekey.errors import NotFound, PermissionDenied
 from gatekey.keyring import Keyring
 from gatekey.keys import TOKEN, key_scopes, key_view, new_key
@@ -29,7 +29,11 @@ class BotService:
         self.keyring = keyring
 
     def create(
-        self, admin: Principal, name: str, bot_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES
+        self,
+        admin: Principal,
+        name: str,
+        bot_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
+        meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         admin.require(scopes.BOTS)
         if admin.token_type != SESSION and not scopes.covers_all(admin.scopes, bot_scopes):
@@ -46,7 +50,8 @@ class BotService:
             "password_hash": None,
             "created_at": clock.now(),
         }
-        user, key = self.store.create_bot(bot, self._token_key(bot, bot_scopes))
+        event = _bot_event(admin, audit.BOT_CREATED, bot["user_id"], meta)
+        user, key = self.store.create_bot(bot, self._token_key(bot, bot_scopes), audit=event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
@@ -55,13 +60,16 @@ class BotService:
         bots = sorted((u for u in users if u.get("is_bot")), key=lambda u: u["created_at"])
         return {"bots": [bot_view(bot) for bot in bots]}
 
-    def delete(self, admin: Principal, bot_id: str) -> None:
+    def delete(self, admin: Principal, bot_id: str, meta: audit.RequestMeta | None = None) -> None:
         """The bot and every key it holds, however many: all disabled first, then deleted
         in batches, so its tokens stop at once and a failure half-way leaves none usable."""
         bot = self._bot(admin, bot_id)
-        self.store.delete_user(bot, self.store.list_keys(bot_id))
+        event = _bot_event(admin, audit.BOT_DELETED, bot_id, meta)
+        self.store.delete_user(bot, self.store.list_keys(bot_id), audit=event)
 
-    def regenerate_token(self, admin: Principal, bot_id: str) -> dict[str, Any]:
+    def regenerate_token(
+        self, admin: Principal, bot_id: str, meta: audit.RequestMeta | None = None
+    ) -> dict[str, Any]:
         """A new bot token; every credential the bot held (spare keys it made itself
         included) stops working at once."""
         bot = self._bot(admin, bot_id)
@@ -70,7 +78,8 @@ class BotService:
         bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
         for key in keys:
             self.store.delete_key(key)
-        key = self.store.create_key(self._token_key(bot, bot_scopes))
+        event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
+        key = self.store.create_key(self._token_key(bot, bot_scopes), audit=event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
     def _token_key(self, bot: Item, bot_scopes: tuple[str, ...]) -> Item:
@@ -90,6 +99,12 @@ class BotService:
         if bot is None or not bot.get("is_bot") or bot["account_id"] != admin.account_id:
             raise NotFound()
         return bot
+
+
+def _bot_event(admin: Principal, action: str, bot_id: str, meta: audit.RequestMeta | None) -> Item:
+    return audit.new_event(
+        admin.account_id, action, actor=admin, target=(audit.TARGET_USER, bot_id), meta=meta
+    )
 
 
 def get_bot_service() -> BotService:

@@ -78,6 +78,14 @@ class InvalidCredentials(GatekeyError):
     default_detail = "Invalid email or password."
 
 
+class MfaRequired(GatekeyError):
+    """The password is right, but the user has two-step verification on and sent no code."""
+
+    status = 401
+    code = "mfa_required"
+    default_detail = "Two-step verification is on: send totp (or recovery_code) with the password."
+
+
 class PermissionDenied(GatekeyError):
     """The caller is authenticated but may not do this."""
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
-from gatekey import clock, key_tokens, scopes
+from gatekey import audit, clock, key_tokens, scopes
 from gatekey.errors import NotFound, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.principal import SESSION, Principal
@@ -129,6 +129,7 @@ class KeyService:
         key_type: str,
         expires_at: int | None,
         key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
+        meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         owner.require(scopes.KEYS)
         _refuse_escalation(owner, key_scopes, expires_at)
@@ -141,7 +142,8 @@ class KeyService:
             expires_at=expires_at,
             key_scopes=key_scopes,
         )
-        return key_view(self.store.create_key(key), self.keyring)
+        event = _key_event(owner, audit.KEY_CREATED, handle, meta)
+        return key_view(self.store.create_key(key, audit=event), self.keyring)
 
     def list(self, owner: Principal) -> dict[str, Any]:
         owner.require(scopes.KEYS)
@@ -159,6 +161,7 @@ class KeyService:
         owner: Principal,
         handle: str,
         changes: dict[str, Any],
+        meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         """Renames and/or re-scopes a key; new scopes must be held by the caller."""
         owner.require(scopes.KEYS)
@@ -168,19 +171,28 @@ class KeyService:
             changes = {**changes, "scopes": list(scopes.normalize(changes["scopes"]))}
         if not changes:
             return key_view(key)
-        return key_view(self.store.update_key(key, changes))
+        event = _key_event(owner, audit.KEY_UPDATED, handle, meta)
+        return key_view(self.store.update_key(key, changes, audit=event))
 
-    def delete(self, owner: Principal, handle: str) -> None:
+    def delete(self, owner: Principal, handle: str, meta: audit.RequestMeta | None = None) -> None:
         owner.require(scopes.KEYS)
-        self.store.delete_key(self._owned(owner, handle))
+        key = self._owned(owner, handle)
+        self.store.delete_key(key, audit=_key_event(owner, audit.KEY_DELETED, handle, meta))
 
-    def rotate(self, owner: Principal, handle: str, grace_seconds: int) -> dict[str, Any]:
+    def rotate(
+        self,
+        owner: Principal,
+        handle: str,
+        grace_seconds: int,
+        meta: audit.RequestMeta | None = None,
+    ) -> dict[str, Any]:
         owner.require(scopes.KEYS)
         key = self._owned(owner, handle)
         _refuse_escalation(owner, key_scopes(key), key.get("expires_at"))
-        return key_view(self.rotate_key(key, grace_seconds), self.keyring)
+        event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
+        return key_view(self.rotate_key(key, grace_seconds, audit=event), self.keyring)
 
-    def rotate_key(self, key: Item, grace_seconds: int) -> Item:
+    def rotate_key(self, key: Item, grace_seconds: int, *, audit: Item | None = None) -> Item:
         """A new version; the old one works until min(now + grace, the key's expiry)."""
         now = clock.now()
         valid_until = now + grace_seconds
@@ -193,7 +205,9 @@ class KeyService:
             "previous_secret_kid": key["secret_kid"],
             "previous_valid_until": valid_until if grace_seconds > 0 else now,
         }
-        return self.store.update_key(key, changes, expected_version=int(key["version"]))
+        return self.store.update_key(
+            key, changes, expected_version=int(key["version"]), audit=audit
+        )
 
     def _owned(self, owner: Principal, handle: str) -> Item:
         """The caller's key by handle; another user's key is simply not found."""
@@ -201,6 +215,13 @@ class KeyService:
         if key is None:
             raise NotFound()
         return key
+
+
+def _key_event(owner: Principal, action: str, handle: str, meta: audit.RequestMeta | None) -> Item:
+    """An event about one of the caller's keys (a key is named by its handle)."""
+    return audit.new_event(
+        owner.account_id, action, actor=owner, target=(audit.TARGET_KEY, handle), meta=meta
+    )
 
 
 def _refuse_escalation(

@@ -1,12 +1,19 @@
-"""Login and refresh: from credentials to a stored session and its two tokens."""
+"""Login and refresh: from credentials to a stored session and its two tokens.
+
+Also the password check that other routes share with login (changing the password,
+turning MFA off): it counts toward the same per-email lockout.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from gatekey import clock, session_tokens
-from gatekey.errors import InvalidCredentials, Throttled, ValidationFailed
+from gatekey import audit, clock, mfa, session_tokens
+from gatekey.audit import Actor, RequestMeta
+from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.passwords import verify_password
 from gatekey.settings import Settings
@@ -25,28 +32,40 @@ class SessionService:
         self.settings = settings
 
     def login(
-        self, email: str, password: str, account_id: str | None, user_agent: str | None
+        self,
+        email: str,
+        password: str,
+        account_id: str | None,
+        user_agent: str | None,
+        *,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+        meta: RequestMeta | None = None,
     ) -> dict[str, Any]:
-        """Checks the password (same cost whether or not the email exists) and opens a session.
+        """Checks the password (same cost whether or not the email exists), then the second
+        factor of a user with MFA on, and opens a session.
 
         The attempt is counted before the password is checked, so parallel guesses
-        cannot outrun the lockout.
+        cannot outrun the lockout; a missing or wrong code counts as a failure too.
         """
         email = normalize_email(email)
         now = clock.now()
-        throttle = self._reserve_attempt(email, now)
-        candidates = self.store.find_user_ids_by_email(email)
-        if account_id is not None:
-            candidates = {k: v for k, v in candidates.items() if k == account_id}
+        try:
+            throttle = self._reserve_attempt(email, now)
+        except Throttled:
+            self._audit_login(self._users_of(email, account_id), audit.LOGIN_THROTTLED, meta, email)
+            raise
+        users = self._users_of(email, account_id)
         # An unknown email does the same reads and hashing as a wrong password.
-        user_ids = list(candidates.values()) or [ABSENT_USER_ID]
-        users = [user for user in map(self.store.get_user, user_ids) if user]
+        if not users:
+            self.store.get_user(ABSENT_USER_ID)
         matched = [user for user in users if verify_password(user.get("password_hash"), password)]
         if not users:
             verify_password(None, password)
         matched = [user for user in matched if not user.get("disabled")]
         if not matched:
             self._record_failure(email, throttle, now)
+            self._audit_login(users, audit.LOGIN_FAILURE, meta, email)
             raise InvalidCredentials()
         if len(matched) > 1:
             self.store.clear_login_failures(email)
@@ -60,9 +79,11 @@ class SessionService:
                     }
                 ]
             )
-        self.store.clear_login_failures(email)
         user = matched[0]
-        session = self._open_session(user, user_agent, now)
+        if mfa.is_enabled(user):
+            self._check_second_factor(user, email, throttle, now, totp, recovery_code, meta)
+        self.store.clear_login_failures(email)
+        session = self._open_session(user, user_agent, now, meta)
         access_token, expires_in = self._access_token(session, now)
         refresh_token = session_tokens.issue(
             self.keyring,
@@ -82,6 +103,94 @@ class SessionService:
             "account_id": user["account_id"],
             "user": public_user(user),
         }
+
+    def verify_password(
+        self,
+        user: Item,
+        password: str,
+        *,
+        extra_check: Callable[[Item], bool] | None = None,
+        failure_event: Item | None = None,
+    ) -> None:
+        """The password of a signed-in user (and `extra_check`, e.g. an MFA code, only once
+        the password matched), as one login attempt: 401 `invalid_credentials` when wrong,
+        429 once the email is locked."""
+        email = user.get("email") or user["user_id"]
+        now = clock.now()
+        throttle = self._reserve_attempt(email, now)
+        matched = verify_password(user.get("password_hash"), password)
+        if matched and extra_check is not None:
+            matched = extra_check(user)
+        if not matched:
+            self._record_failure(email, throttle, now)
+            if failure_event is not None:
+                audit.record(self.store, failure_event)
+            raise InvalidCredentials()
+        self.store.clear_login_failures(email)
+
+    def _users_of(self, email: str, account_id: str | None) -> list[Item]:
+        candidates = self.store.find_user_ids_by_email(email)
+        if account_id is not None:
+            candidates = {k: v for k, v in candidates.items() if k == account_id}
+        return [user for user in map(self.store.get_user, candidates.values()) if user]
+
+    def _check_second_factor(
+        self,
+        user: Item,
+        email: str,
+        throttle: Item,
+        now: int,
+        totp: str | None,
+        recovery_code: str | None,
+        meta: RequestMeta | None,
+    ) -> None:
+        """The right password of a user with MFA on: without a code 401 `mfa_required`,
+        with a wrong or replayed one 401 `invalid_credentials`; both count as failures
+        (otherwise "password only" requests would reset the count between code guesses)."""
+        if not (totp or recovery_code):
+            self._record_failure(email, throttle, now)
+            raise MfaRequired()
+        if not mfa.check_second_factor(
+            self.store, self.keyring, user, totp=totp, recovery_code=recovery_code
+        ):
+            self._record_failure(email, throttle, now)
+            self._audit_login([user], audit.LOGIN_FAILURE, meta, email)
+            raise InvalidCredentials()
+
+    def _audit_login(
+        self, users: list[Item], action: str, meta: RequestMeta | None, email: str
+    ) -> None:
+        """A failed or throttled login is recorded in the account of each user the email
+        names; for an unknown email there is no account, so only the log line is written,
+        after a write of the same cost whose item is expired on arrival (timing tells
+        nothing, and no read ever returns it)."""
+        if not users:
+            self.store.discarded_write(hashlib.sha256(email.encode()).hexdigest())
+            audit.emit(
+                audit.new_event(
+                    "-",
+                    action,
+                    actor=None,
+                    target=(audit.TARGET_USER, "-"),
+                    meta=meta,
+                    retention_days=self.settings.audit_retention_days,
+                    outcome=audit.FAILURE,
+                )
+            )
+            return
+        for user in users:
+            audit.record(
+                self.store,
+                audit.new_event(
+                    user["account_id"],
+                    action,
+                    actor=Actor(user["user_id"]),
+                    target=(audit.TARGET_USER, user["user_id"]),
+                    meta=meta,
+                    retention_days=self.settings.audit_retention_days,
+                    outcome=audit.FAILURE,
+                ),
+            )
 
     def refresh(self, session: Item) -> dict[str, Any]:
         """A new access token for a live session (checked by the authorization module)."""
@@ -111,9 +220,12 @@ class SessionService:
             email, until=now + duration, lockouts=lockouts + 1, ttl=now + duration + FAILURE_WINDOW
         )
 
-    def _open_session(self, user: Item, user_agent: str | None, now: int) -> Item:
+    def _open_session(
+        self, user: Item, user_agent: str | None, now: int, meta: RequestMeta | None = None
+    ) -> Item:
+        """The session, the user's `last_login_at` and the `login.success` event, together."""
         max_expires_at = now + self.settings.session_max_seconds
-        return self.store.put_session(
+        return self.store.open_session(
             {
                 "session_id": str(uuid.uuid4()),
                 "user_id": user["user_id"],
@@ -127,7 +239,15 @@ class SessionService:
                 "last_used_at": now,
                 "max_expires_at": max_expires_at,
                 "ttl": min(now + self.settings.session_idle_seconds, max_expires_at),
-            }
+            },
+            audit=audit.new_event(
+                user["account_id"],
+                audit.LOGIN_SUCCESS,
+                actor=Actor(user["user_id"]),
+                target=(audit.TARGET_USER, user["user_id"]),
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            ),
         )
 
     def _access_token(self, session: Item, now: int) -> tuple[str, int]:

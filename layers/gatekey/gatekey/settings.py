@@ -26,8 +26,13 @@ ENV_AUTHORIZER_CACHE_SECONDS = "GATEKEY_AUTHORIZER_CACHE_SECONDS"
 ENV_HTTP_API_SIMPLE_RESPONSES = "GATEKEY_HTTP_API_SIMPLE_RESPONSES"
 ENV_LOGIN_MAX_FAILURES = "GATEKEY_LOGIN_MAX_FAILURES"
 ENV_LOGIN_LOCKOUT_SECONDS = "GATEKEY_LOGIN_LOCKOUT_SECONDS"
+ENV_SENDER_EMAIL = "GATEKEY_SENDER_EMAIL"
+ENV_OUTBOX_DIR = "GATEKEY_OUTBOX_DIR"
+ENV_CONSOLE_URL = "GATEKEY_CONSOLE_URL"
+ENV_AUDIT_RETENTION_DAYS = "GATEKEY_AUDIT_RETENTION_DAYS"
 
 DEFAULT_TABLE = "gatekey"
+DEFAULT_OUTBOX_DIR = ".local/outbox"
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,10 @@ class Settings:
     http_api_simple_responses: bool = True
     login_max_failures: int = 5
     login_lockout_seconds: int = 60
+    audit_retention_days: int = 365
+    sender_email: str | None = None  # messages go through Amazon SES when set
+    outbox_dir: str = DEFAULT_OUTBOX_DIR  # else one .eml file per message here
+    console_url: str | None = None  # links in messages; else taken from the request
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -84,6 +93,12 @@ class Settings:
             login_lockout_seconds=_seconds(
                 env, ENV_LOGIN_LOCKOUT_SECONDS, defaults.login_lockout_seconds, minimum=1
             ),
+            audit_retention_days=_seconds(
+                env, ENV_AUDIT_RETENTION_DAYS, defaults.audit_retention_days, minimum=1
+            ),
+            sender_email=(env.get(ENV_SENDER_EMAIL) or "").strip() or None,
+            outbox_dir=env.get(ENV_OUTBOX_DIR) or DEFAULT_OUTBOX_DIR,
+            console_url=(env.get(ENV_CONSOLE_URL) or "").strip().rstrip("/") or None,
         )
         if settings.secret is None and settings.secret_arn is None:
             raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")

@@ -60,5 +60,6 @@ def public_user(user: Item) -> dict[str, Any]:
         "account_id": user["account_id"],
         "role": user["role"],
         "is_bot": bool(user.get("is_bot", False)),
+        "mfa": bool(user.get("mfa_enabled", False)),
         "created_at": clock.iso(user["created_at"]),
     }

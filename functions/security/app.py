@@ -1,0 +1,63 @@
+"""The signed-in user's own security: password change and TOTP two-step verification.
+
+Every route here needs a login session (an API key or a client JWT gets 403, whatever
+its scopes): these settings belong to the person, not to their credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey.api import (
+    create_app,
+    current_principal,
+    empty_response,
+    json_response,
+    parse_body,
+    request_meta,
+)
+from gatekey.mfa import get_mfa_service
+from gatekey.models import ChangePasswordRequest, DisableMfaRequest, TotpConfirmRequest
+from gatekey.reset import get_password_service
+
+logger = Logger()
+app = create_app()
+
+
+@app.post("/user/password")
+def change_password() -> Response[str]:
+    principal = current_principal(app)
+    body = parse_body(app, ChangePasswordRequest)
+    result = get_password_service().change(
+        principal, body.current_password, body.new_password, meta=request_meta(app)
+    )
+    return json_response(200, result)
+
+
+@app.post("/user/mfa/totp")
+def enrol_totp() -> Response[str]:
+    return json_response(200, get_mfa_service().enrol(current_principal(app)))
+
+
+@app.post("/user/mfa/totp/confirm")
+def confirm_totp() -> Response[str]:
+    principal = current_principal(app)
+    body = parse_body(app, TotpConfirmRequest)
+    return json_response(200, get_mfa_service().confirm(principal, body.code, request_meta(app)))
+
+
+@app.delete("/user/mfa")
+def disable_mfa() -> Response[str]:
+    principal = current_principal(app)
+    body = parse_body(app, DisableMfaRequest)
+    get_mfa_service().disable(principal, body.password, body.code, request_meta(app))
+    return empty_response(204)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,82 @@
+"""User administration and the audit log of the caller's account (account admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from gatekey import reset, scopes
+from gatekey.api import (
+    create_app,
+    current_principal,
+    empty_response,
+    json_response,
+    parse_body,
+    request_meta,
+)
+from gatekey.models import CreateUserRequest, UpdateUserRequest
+from gatekey.user_admin import get_user_admin_service
+
+logger = Logger()
+app = create_app()
+
+
+@app.get("/account/users")
+def list_users() -> Response[str]:
+    return json_response(
+        200, get_user_admin_service().list_users(current_principal(app, scopes.USERS))
+    )
+
+
+@app.post("/account/users")
+def create_user() -> Response[str]:
+    admin = current_principal(app, scopes.USERS)
+    body = parse_body(app, CreateUserRequest)
+    result = get_user_admin_service().create(
+        admin,
+        email=body.email,
+        role=body.role,
+        password=body.password,
+        console_url=reset.console_url(app.current_event.raw_event),
+        meta=request_meta(app),
+    )
+    return json_response(201, result)
+
+
+@app.patch("/account/users/<user_id>")
+def update_user(user_id: str) -> Response[str]:
+    admin = current_principal(app, scopes.USERS)
+    body = parse_body(app, UpdateUserRequest)
+    result = get_user_admin_service().update(
+        admin, user_id, role=body.role, disabled=body.disabled, meta=request_meta(app)
+    )
+    return json_response(200, result)
+
+
+@app.delete("/account/users/<user_id>")
+def delete_user(user_id: str) -> Response[str]:
+    admin = current_principal(app, scopes.USERS)
+    get_user_admin_service().delete(admin, user_id, request_meta(app))
+    return empty_response(204)
+
+
+@app.get("/account/audit")
+def audit_log() -> Response[str]:
+    admin = current_principal(app, scopes.USERS)
+    query = app.current_event.query_string_parameters or {}
+    result = get_user_admin_service().audit_log(
+        admin,
+        limit=query.get("limit"),
+        cursor=query.get("cursor"),
+        action=query.get("action"),
+        user_id=query.get("user_id"),
+    )
+    return json_response(200, result)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,244 @@
+"""TOTP two-step verification (RFC 6238: 6 digits, 30 s) and recovery codes.
+
+Nothing in the table gives a code away. The TOTP secret is never stored: it is derived
+from the signing keyring (`Keyring.derive`) and a random per-enrolment nonce, which is
+all the user item keeps (with the keyring version that derived it), so a dump of the
+table without the signing secret yields no secret. Recovery codes are stored as
+HMAC-SHA256 digests under another keyring-derived key.
+
+A code works once: the user item remembers the last time step used and a conditional
+update refuses any step that is not later (`Store.use_totp_step`), also when two
+requests race. Recovery codes are removed by a conditional update on their digest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import pyotp
+
+from gatekey import audit, clock
+from gatekey.errors import Conflict, PermissionDenied, ValidationFailed
+from gatekey.keyring import Keyring
+from gatekey.principal import SESSION, Principal
+from gatekey.settings import Settings
+from gatekey.store import Item, Store
+from gatekey.users import get_user
+
+if TYPE_CHECKING:
+    from gatekey.audit import RequestMeta
+
+ISSUER = "gatekey"
+DIGITS = 6
+INTERVAL = 30
+DRIFT_STEPS = 1  # a code of the previous or next 30 s window is accepted too
+RECOVERY_CODE_COUNT = 10
+RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
+RECOVERY_GROUP = 5  # "xxxxx-xxxxx": 10 characters, about 50 bits
+SECRET_PURPOSE = "totp-secret"
+RECOVERY_PURPOSE = "recovery-code"
+SECRET_BYTES = 20  # RFC 4226's recommended 160 bits
+
+_CODE = re.compile(r"[0-9]{6}")
+
+
+def is_enabled(user: Item) -> bool:
+    return bool(user.get("mfa_enabled"))
+
+
+def derive_secret(keyring: Keyring, user_id: str, nonce: str, kid: str) -> str:
+    """The base32 TOTP secret of one enrolment, recomputed whenever it is needed."""
+    key = keyring.derive(SECRET_PURPOSE, kid)
+    digest = hmac.new(key, f"{user_id}:{nonce}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:SECRET_BYTES]).decode()
+
+
+def time_step(at: float) -> int:
+    return int(at // INTERVAL)
+
+
+def matching_step(secret: str, code: str, at: float) -> int | None:
+    """The time step (within the allowed drift) whose code is `code`, else None."""
+    code = "".join(code.split())
+    if not _CODE.fullmatch(code):
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL)
+    now = time_step(at)
+    found = None
+    for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            found = step  # no early exit: every candidate costs the same
+    return found
+
+
+def new_recovery_codes() -> list[str]:
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(2 * RECOVERY_GROUP))
+        codes.append(f"{raw[:RECOVERY_GROUP]}-{raw[RECOVERY_GROUP:]}")
+    return codes
+
+
+def normalize_recovery_code(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def hash_recovery_code(keyring: Keyring, kid: str, user_id: str, code: str) -> str:
+    """The stored form of a recovery code: an HMAC, so a dump cannot be guessed offline."""
+    key = keyring.derive(RECOVERY_PURPOSE, kid)
+    message = f"{user_id}:{normalize_recovery_code(code)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def check_second_factor(
+    store: Store,
+    keyring: Keyring,
+    user: Item,
+    *,
+    totp: str | None,
+    recovery_code: str | None,
+) -> bool:
+    """Spends a TOTP code or a recovery code of a user with MFA on; False when it is
+    wrong, already used (replay) or belongs to a replaced enrolment."""
+    user_id = user["user_id"]
+    if totp:
+        nonce, kid = user.get("totp_nonce"), user.get("totp_kid")
+        if not nonce or not kid:
+            return False
+        step = matching_step(derive_secret(keyring, user_id, nonce, kid), totp, clock.now())
+        return step is not None and store.use_totp_step(user_id, nonce=nonce, step=step)
+    if recovery_code:
+        kid = user.get("recovery_kid")
+        if not kid or not normalize_recovery_code(recovery_code):
+            return False
+        digest = hash_recovery_code(keyring, kid, user_id, recovery_code)
+        return store.use_recovery_code(user_id, digest)
+    return False
+
+
+def _require_session(principal: Principal) -> None:
+    """Two-step settings belong to the person: an API key or a client JWT may not change
+    them, whatever its scopes."""
+    if principal.token_type != SESSION:
+        raise PermissionDenied("Only a login session may change two-step verification.")
+
+
+class MfaService:
+    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.settings = settings
+
+    def enrol(self, principal: Principal) -> dict[str, Any]:
+        """Starts (or restarts) an enrolment: the secret is shown now and never again."""
+        _require_session(principal)
+        user = get_user(self.store, principal.user_id)
+        nonce = secrets.token_urlsafe(16)
+        kid = self.keyring.current_kid
+        self.store.set_totp_pending(user["user_id"], nonce=nonce, kid=kid, at=clock.now())
+        secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
+        uri = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL).provisioning_uri(
+            name=user.get("email") or user["user_id"], issuer_name=ISSUER
+        )
+        return {"secret": secret, "otpauth_uri": uri}
+
+    def confirm(
+        self, principal: Principal, code: str, meta: RequestMeta | None = None
+    ) -> dict[str, Any]:
+        """Turns MFA on once a code of the pending secret proves the app has it; returns
+        the recovery codes, shown this once."""
+        _require_session(principal)
+        user = get_user(self.store, principal.user_id)
+        nonce, kid = user.get("totp_pending_nonce"), user.get("totp_pending_kid")
+        if is_enabled(user) or not nonce or not kid:
+            raise Conflict("There is no pending enrolment: start with POST /user/mfa/totp.")
+        secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
+        step = matching_step(secret, code, clock.now())
+        if step is None:
+            raise ValidationFailed(
+                [
+                    {
+                        "code": "invalid",
+                        "detail": "This code is wrong or expired; enter the current one.",
+                        "attr": "code",
+                        "extra": None,
+                    }
+                ]
+            )
+        codes = new_recovery_codes()
+        recovery_kid = self.keyring.current_kid
+        self.store.enable_totp(
+            user["user_id"],
+            nonce=nonce,
+            kid=kid,
+            step=step,
+            recovery_codes={
+                hash_recovery_code(self.keyring, recovery_kid, user["user_id"], c): 1 for c in codes
+            },
+            recovery_kid=recovery_kid,
+            audit=audit.new_event(
+                user["account_id"],
+                audit.MFA_ENROLLED,
+                actor=principal,
+                target=(audit.TARGET_USER, user["user_id"]),
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            ),
+        )
+        return {"recovery_codes": codes}
+
+    def disable(
+        self, principal: Principal, password: str, code: str, meta: RequestMeta | None = None
+    ) -> None:
+        """Turns MFA off with the password and a current code (TOTP or recovery code);
+        a wrong one is a failed login attempt (it counts toward the lockout)."""
+        from gatekey.sessions import SessionService  # sessions imports this module
+
+        _require_session(principal)
+        user = get_user(self.store, principal.user_id)
+        if not is_enabled(user):
+            raise Conflict("Two-step verification is not on.")
+        sessions = SessionService(self.store, self.keyring, self.settings)
+
+        def second_factor(checked: Item) -> bool:
+            is_totp = _CODE.fullmatch("".join(code.split())) is not None
+            totp, recovery = (code, None) if is_totp else (None, code)
+            return check_second_factor(
+                self.store, self.keyring, checked, totp=totp, recovery_code=recovery
+            )
+
+        failure = audit.new_event(
+            user["account_id"],
+            audit.MFA_DISABLED,
+            actor=principal,
+            target=(audit.TARGET_USER, user["user_id"]),
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
+            outcome=audit.FAILURE,
+        )
+        sessions.verify_password(user, password, extra_check=second_factor, failure_event=failure)
+        self.store.disable_totp(
+            user["user_id"],
+            nonce=str(user["totp_nonce"]),
+            audit=audit.new_event(
+                user["account_id"],
+                audit.MFA_DISABLED,
+                actor=principal,
+                target=(audit.TARGET_USER, user["user_id"]),
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            ),
+        )
+
+
+def get_mfa_service() -> MfaService:
+    from gatekey.keyring import get_keyring
+    from gatekey.settings import get_settings
+    from gatekey.store import get_store
+
+    return MfaService(get_store(), get_keyring(), get_settings())

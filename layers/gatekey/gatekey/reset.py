@@ -1,0 +1,304 @@
+"""Setting a password without the old one: reset links, set-password links for new
+users, and the signed-in user's own password change.
+
+A link carries a random token (`secrets.token_urlsafe`); the table keeps only its
+SHA-256 (`RESET#<hash>`), with a TTL (30 minutes for a reset, 7 days for a new user's
+first password) and the user's `password_version` at issue. Spending it is a
+conditional delete in the same transaction as the password update, so it works once;
+any password change bumps the version, which voids every link issued before.
+
+`POST /auth/password-reset` answers 202 whether or not the email exists, and in about
+the same time: an unknown email does the same reads and a write of the same shape that
+stores nothing, sends nothing, and every answer waits until `RESET_RESPONSE_SECONDS`
+after the request started, which covers the mail transport's variable latency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from gatekey import audit, clock, mail
+from gatekey.audit import Actor, RequestMeta
+from gatekey.errors import Conflict, GatekeyError, PermissionDenied, ValidationFailed
+from gatekey.keyring import Keyring
+from gatekey.passwords import check_password_rule, hash_password
+from gatekey.principal import SESSION, Principal
+from gatekey.settings import Settings, get_settings
+from gatekey.store import Item, Store
+from gatekey.users import get_user, normalize_email
+
+RESET = "reset"
+SET_PASSWORD = "set_password"
+TOKEN_SECONDS = {RESET: 30 * 60, SET_PASSWORD: 7 * 86_400}
+TOKEN_BYTES = 32
+RESET_RESPONSE_SECONDS = 0.5
+ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
+LOCAL_CONSOLE_URL = "http://127.0.0.1:3000/console"
+
+logger = Logger()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_hash(token)
+
+
+def issue_reset_token(
+    store: Store,
+    user: Item,
+    *,
+    purpose: str = RESET,
+    audit_event: Item | None = None,
+) -> str:
+    """Stores a new single-use token for `user` and returns it (the only copy)."""
+    token, digest = _new_token()
+    now = clock.now()
+    store.put_reset_token(
+        {
+            "token_hash": digest,
+            "user_id": user["user_id"],
+            "account_id": user["account_id"],
+            "purpose": purpose,
+            "password_version": int(user.get("password_version") or 0),
+            "created_at": now,
+            "ttl": now + TOKEN_SECONDS[purpose],
+        },
+        audit=audit_event,
+    )
+    return token
+
+
+def reset_link(console_url: str, token: str) -> str:
+    """The console's page that asks for the new password (CONTRACT: `#reset=<token>`)."""
+    return f"{console_url.rstrip('/')}#reset={token}"
+
+
+def console_url(event: dict[str, Any]) -> str:
+    """The console's URL as seen by the caller of this request: `GATEKEY_CONSOLE_URL`
+    when set, else the stage URL (or custom domain and base path) plus `/console`.
+
+    The local API serves plain http without the stage in the path; API Gateway only
+    https, with it.
+    """
+    configured = get_settings().console_url
+    if configured:
+        return configured
+    context = event.get("requestContext") or {}
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    domain = context.get("domainName") or headers.get("host")
+    if not domain:
+        return LOCAL_CONSOLE_URL
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
+    prefix = ""
+    if scheme == "https":
+        full, resource = str(context.get("path") or ""), str(event.get("path") or "")
+        if resource and full.endswith(resource):
+            prefix = full[: len(full) - len(resource)].rstrip("/")
+    return f"{scheme}://{domain}{prefix}/console"
+
+
+def _message(purpose: str, link: str, token: str, account: str) -> tuple[str, str]:
+    if purpose == SET_PASSWORD:
+        subject = "Choose your gatekey password"
+        text = (
+            "Hello,\n\n"
+            "An administrator created a gatekey account for you. Choose your password here:\n\n"
+            f"{link}\n\n"
+            "The link works once, for 7 days. If you did not expect this message, ignore it.\n\n"
+            f"Account: {account}\n"
+            f"Token: {token}\n"
+        )
+    else:
+        subject = "Reset your gatekey password"
+        text = (
+            "Hello,\n\n"
+            "Someone (we hope you) asked to reset your gatekey password. Choose a new one here:\n\n"
+            f"{link}\n\n"
+            "The link works once, for 30 minutes. Setting a new password logs you out "
+            "everywhere.\n"
+            "If you did not ask for this, ignore this message: your password stays as it is.\n\n"
+            f"Account: {account}\n"
+            f"Token: {token}\n"
+        )
+    return subject, text
+
+
+def _send(store: Store, user: Item, purpose: str, token: str, console: str) -> bool:
+    """Sends the link, naming the account (an email may have users in several); a
+    transport failure is logged (without the link) and reported as False, so the
+    caller's answer does not depend on the mail service."""
+    found = store.get_account(user["account_id"])
+    account = f"{found['name']} ({user['account_id']})" if found else str(user["account_id"])
+    subject, text = _message(purpose, reset_link(console, token), token, account)
+    try:
+        mail.send(str(user["email"]), subject, text)
+    except GatekeyError:
+        logger.warning("message not sent", extra={"purpose": purpose, "user_id": user["user_id"]})
+        return False
+    return True
+
+
+def send_set_password(store: Store, user: Item, *, console_url: str) -> bool:
+    """A new user without a password gets a 7-day set-password link (Part A's
+    POST /account/users). Bots and users without email get nothing."""
+    if not user.get("email") or user.get("is_bot"):
+        return False
+    token = issue_reset_token(store, user, purpose=SET_PASSWORD)
+    return _send(store, user, SET_PASSWORD, token, console_url or LOCAL_CONSOLE_URL)
+
+
+def _invalid_token() -> ValidationFailed:
+    return ValidationFailed(
+        [
+            {
+                "code": "invalid",
+                "detail": "This link is invalid, expired or already used; ask for a new one.",
+                "attr": "token",
+                "extra": None,
+            }
+        ]
+    )
+
+
+class PasswordService:
+    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.settings = settings
+
+    def request_reset(
+        self,
+        email: str,
+        account_id: str | None,
+        *,
+        console: str,
+        meta: RequestMeta | None = None,
+    ) -> None:
+        """Mails a reset link to each enabled user of `email` (in `account_id` when given),
+        doing the same reads and writes, and taking as long, when there is none."""
+        started = time.monotonic()
+        email = normalize_email(email)
+        candidates = self.store.find_user_ids_by_email(email)
+        if account_id is not None:
+            candidates = {k: v for k, v in candidates.items() if k == account_id}
+        # An unknown email reads a user too, as login does.
+        user_ids = list(candidates.values()) or [ABSENT_USER_ID]
+        users = [u for u in map(self.store.get_user, user_ids) if u]
+        # bots log in with their token only: a password must never be set for one
+        users = [
+            u for u in users if u.get("email") and not u.get("disabled") and not u.get("is_bot")
+        ]
+        if not users:
+            _, digest = _new_token()
+            self.store.discarded_reset_write(digest)
+            audit.emit(
+                audit.new_event(
+                    "-",
+                    audit.PASSWORD_RESET_REQUESTED,
+                    actor=None,
+                    target=(audit.TARGET_USER, "-"),
+                    meta=meta,
+                    retention_days=self.settings.audit_retention_days,
+                    outcome=audit.FAILURE,
+                )
+            )
+        for user in users:
+            event = audit.new_event(
+                user["account_id"],
+                audit.PASSWORD_RESET_REQUESTED,
+                actor=Actor(None),
+                target=(audit.TARGET_USER, user["user_id"]),
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            )
+            token = issue_reset_token(self.store, user, purpose=RESET, audit_event=event)
+            _send(self.store, user, RESET, token, console)
+        remaining = RESET_RESPONSE_SECONDS - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+
+    def confirm_reset(
+        self, token: str, new_password: str, *, meta: RequestMeta | None = None
+    ) -> dict[str, Any]:
+        """Spends the token and sets the password; every session of the user ends."""
+        digest = token_hash(token)
+        item = self.store.get_reset_token(digest)
+        user = self.store.get_user(item["user_id"]) if item else None
+        if (
+            item is None
+            or user is None
+            or user.get("is_bot")
+            or int(user.get("password_version") or 0) != int(item["password_version"])
+        ):
+            raise _invalid_token()
+        check_password_rule(new_password, user.get("email"))
+        event = audit.new_event(
+            user["account_id"],
+            audit.PASSWORD_RESET,
+            actor=Actor(user["user_id"]),
+            target=(audit.TARGET_USER, user["user_id"]),
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
+        )
+        try:
+            ended = self.store.set_password(
+                user, hash_password(new_password), spend_token_hash=digest, audit=event
+            )
+        except Conflict:
+            raise _invalid_token() from None
+        return {"password_reset": True, "sessions_ended": ended}
+
+    def change(
+        self,
+        principal: Principal,
+        current_password: str,
+        new_password: str,
+        *,
+        meta: RequestMeta | None = None,
+    ) -> dict[str, Any]:
+        """The signed-in user's new password: the current one is checked as a login attempt
+        (lockout), then every other session ends; API keys keep working."""
+        from gatekey.sessions import SessionService
+
+        if principal.token_type != SESSION:
+            raise PermissionDenied("Only a login session may change the password.")
+        user = get_user(self.store, principal.user_id)
+
+        def event(outcome: str) -> Item:
+            return audit.new_event(
+                user["account_id"],
+                audit.PASSWORD_CHANGED,
+                actor=principal,
+                target=(audit.TARGET_USER, user["user_id"]),
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+                outcome=outcome,
+            )
+
+        SessionService(self.store, self.keyring, self.settings).verify_password(
+            user, current_password, failure_event=event(audit.FAILURE)
+        )
+        check_password_rule(new_password, user.get("email"))
+        ended = self.store.set_password(
+            user,
+            hash_password(new_password),
+            keep_session_id=principal.session_id,
+            audit=event(audit.SUCCESS),
+        )
+        return {"password_changed": True, "sessions_ended": ended}
+
+
+def get_password_service() -> PasswordService:
+    from gatekey.keyring import get_keyring
+    from gatekey.store import get_store
+
+    return PasswordService(get_store(), get_keyring(), get_settings())

@@ -1,0 +1,210 @@
+"""User administration for account admins (CONTRACT section 8): list, create, change
+role, disable/enable, delete, and read the audit log.
+
+The last-admin rule holds under concurrency without a counter: a change that takes
+an enabled admin away carries, in its transaction, a condition that ANOTHER enabled
+admin still is one (`Store.enabled_admin_check`) and a condition that the target
+still has the role and state it was read with. DynamoDB serializes transactions on
+the same items, so of two admins demoting each other at once at most one succeeds;
+a stale read is retried from a fresh one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from gatekey import audit, clock, scopes
+from gatekey.errors import Conflict, NotFound
+from gatekey.passwords import hash_password
+from gatekey.principal import Principal
+from gatekey.store import Item, Store
+from gatekey.users import ADMIN, MEMBER, normalize_email
+
+ATTEMPTS = 3  # fresh reads after a concurrent change, before answering 409
+
+
+class LastAdmin(Conflict):
+    """The change would leave the account without an enabled admin."""
+
+    default_detail = "The last enabled admin of an account cannot be demoted, disabled or deleted."
+
+
+def user_view(user: Item) -> dict[str, Any]:
+    """What an admin sees of a user: never a password hash, MFA secret or code."""
+    return {
+        "id": user["user_id"],
+        "email": user.get("email"),
+        "role": user["role"],
+        "is_bot": bool(user.get("is_bot", False)),
+        "disabled": bool(user.get("disabled", False)),
+        "mfa": bool(user.get("mfa_enabled", False)),
+        "created_at": clock.iso(user["created_at"]),
+        "last_login_at": clock.iso(user.get("last_login_at")),
+    }
+
+
+def is_enabled_admin(user: Item) -> bool:
+    return user.get("role") == ADMIN and not user.get("disabled")
+
+
+class UserAdminService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def list_users(self, admin: Principal) -> dict[str, Any]:
+        admin.require(scopes.USERS)
+        users = self.store.list_account_users(admin.account_id)
+        users.sort(key=lambda user: (user["created_at"], user["user_id"]))
+        return {"users": [user_view(user) for user in users]}
+
+    def create(
+        self,
+        admin: Principal,
+        *,
+        email: str,
+        role: str = MEMBER,
+        password: str | None = None,
+        console_url: str | None = None,
+        meta: audit.RequestMeta | None = None,
+    ) -> dict[str, Any]:
+        """A new user; without a password they get a set-password message (as for a reset)."""
+        from gatekey import passwords
+
+        admin.require(scopes.USERS)
+        email = normalize_email(email)
+        if password is not None:
+            passwords.check_password_rule(password, email)
+        user_id = str(uuid.uuid4())
+        item: Item = {
+            "user_id": user_id,
+            "account_id": admin.account_id,
+            "email": email,
+            "role": role,
+            "is_bot": False,
+            "password_hash": hash_password(password) if password is not None else None,
+            "created_at": clock.now(),
+        }
+        event = self._event(admin, audit.USER_CREATED, user_id, meta)
+        user = self.store.create_user(item, audit=event)
+        if password is None:
+            from gatekey import reset
+
+            reset.send_set_password(self.store, user, console_url=console_url or "")
+        return {"user": user_view(user)}
+
+    def update(
+        self,
+        admin: Principal,
+        user_id: str,
+        *,
+        role: str | None = None,
+        disabled: bool | None = None,
+        meta: audit.RequestMeta | None = None,
+    ) -> dict[str, Any]:
+        """Changes role and/or disabled on the user and on every session and key of
+        theirs, so the next authorization of each sees it (one read, as always)."""
+        admin.require(scopes.USERS)
+        for _ in range(ATTEMPTS):
+            user = self._member(admin, user_id)
+            changes: Item = {}
+            if role is not None and role != user["role"]:
+                changes["role"] = role
+            if disabled is not None and disabled != bool(user.get("disabled", False)):
+                changes["disabled"] = disabled
+            if not changes:
+                return {"user": user_view(user)}
+            guard = self._guard(user, {**user, **changes})
+            try:
+                self.store.update_credentials(
+                    user,
+                    changes,
+                    expect=_state(user),
+                    extra_actions=guard,
+                    audit=self._event(admin, audit.USER_UPDATED, user_id, meta),
+                )
+            except Conflict:
+                continue  # changed meanwhile (or the other admin did): decide again
+            return {"user": user_view({**user, **changes})}
+        raise Conflict()
+
+    def delete(self, admin: Principal, user_id: str, meta: audit.RequestMeta | None = None) -> None:
+        """Disables every credential at once, then deletes them and the user."""
+        admin.require(scopes.USERS)
+        for _ in range(ATTEMPTS):
+            user = self._member(admin, user_id)
+            guard = self._guard(user, {**user, "disabled": True})
+            try:
+                self.store.delete_user(
+                    user,
+                    self.store.list_keys(user_id),
+                    expect=_state(user),
+                    guard_actions=guard,
+                    audit=self._event(admin, audit.USER_DELETED, user_id, meta),
+                )
+            except Conflict:
+                continue
+            return
+        raise Conflict()
+
+    def audit_log(
+        self,
+        admin: Principal,
+        *,
+        limit: str | None = None,
+        cursor: str | None = None,
+        action: str | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the account's events, newest first, and the cursor of the next one."""
+        admin.require(scopes.USERS)
+        size = audit.parse_limit(limit)
+        audit.check_filters(action, user_id)
+        start = audit.decode_cursor(cursor, admin.account_id) if cursor else None
+        events, last = self.store.list_audit_events(
+            admin.account_id, limit=size, start_key=start, action=action, user_id=user_id
+        )
+        return {
+            "events": [audit.event_view(event) for event in events],
+            "cursor": audit.encode_cursor(last) if last else None,
+        }
+
+    def _member(self, admin: Principal, user_id: str) -> Item:
+        """A user of the admin's account; any other user is simply not found."""
+        user = self.store.get_user(user_id)
+        if user is None or user["account_id"] != admin.account_id:
+            raise NotFound()
+        return user
+
+    def _guard(self, before: Item, after: Item) -> list[dict[str, Any]]:
+        """The condition that another enabled admin remains, when this change takes
+        one away; LastAdmin when there is none."""
+        if not is_enabled_admin(before) or is_enabled_admin(after):
+            return []
+        others = [
+            user
+            for user in self.store.list_account_users(before["account_id"])
+            if user["user_id"] != before["user_id"] and is_enabled_admin(user)
+        ]
+        if not others:
+            raise LastAdmin()
+        # The oldest admin: the one least likely to be the target of a concurrent change.
+        other = min(others, key=lambda user: (user["created_at"], user["user_id"]))
+        return [self.store.enabled_admin_check(other["user_id"])]
+
+    @staticmethod
+    def _event(admin: Principal, action: str, user_id: str, meta: audit.RequestMeta | None) -> Item:
+        return audit.new_event(
+            admin.account_id, action, actor=admin, target=(audit.TARGET_USER, user_id), meta=meta
+        )
+
+
+def _state(user: Item) -> Item:
+    """What the decision was based on; the write fails if the user changed since."""
+    return {"role": user["role"], "disabled": bool(user.get("disabled", False))}
+
+
+def get_user_admin_service() -> UserAdminService:
+    from gatekey.store import get_store
+
+    return UserAdminService(get_store())
