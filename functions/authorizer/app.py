@@ -13,7 +13,7 @@ import logging
 import os
 from typing import Any
 
-from gatekey import authorizer_events, aws
+from gatekey import authorizer_events, aws, metrics
 from gatekey.authorization import get_authorizer
 from gatekey.errors import (
     ConfigurationError,
@@ -52,6 +52,20 @@ gc.freeze()
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The answer to API Gateway, counted as metric `Authorizations` by outcome and type."""
+    try:
+        answer, outcome, token_type = _authorize(event)
+    except Unauthorized:
+        metrics.emit(metrics.AUTHORIZATIONS, outcome="deny", token_type="unknown")
+        raise
+    except AuthorizerUnavailable:
+        metrics.emit(metrics.AUTHORIZATIONS, outcome="error", token_type="unknown")
+        raise
+    metrics.emit(metrics.AUTHORIZATIONS, outcome=outcome, token_type=token_type)
+    return answer
+
+
+def _authorize(event: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     try:
         request = authorizer_events.read_event(event)
     except (KeyError, TypeError, AttributeError):
@@ -73,7 +87,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # This API's ACCESS_DENIED (403) means "lacks the route's scope"; a bad
             # credential must get the 401 that only raising "Unauthorized" gives.
             raise Unauthorized() from None
-        return authorizer_events.deny(request, error, simple=simple)
+        return authorizer_events.deny(request, error, simple=simple), "deny", "unknown"
     except PermissionMisconfigured:
         # The store logged the one line that says which permission is missing.
         raise AuthorizerUnavailable("permission missing") from None
@@ -83,4 +97,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         logger.exception("authorizer error; failing closed")
         raise AuthorizerUnavailable("authorizer error") from None
-    return authorizer_events.allow(request, principal, simple=simple)
+    return authorizer_events.allow(request, principal, simple=simple), "allow", principal.token_type

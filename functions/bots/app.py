@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import scopes
 from gatekey.api import (
@@ -14,13 +10,13 @@ from gatekey.api import (
     current_principal,
     empty_response,
     json_response,
+    lambda_handler_for,
     parse_body,
     request_meta,
 )
 from gatekey.bots import get_bot_service
 from gatekey.models import CreateBotRequest
 
-logger = Logger()
 app = create_app()
 
 
@@ -55,6 +51,4 @@ def regenerate_bot_token(bot_id: str) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -13,13 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gatekey.api import create_app
+from gatekey.api import create_app, lambda_handler_for
 
 HERE = Path(__file__).resolve().parent
 CSS_MARKER = "/* console.css */"
@@ -27,7 +24,6 @@ JS_MARKER = "/* console.js */"
 QR_MARKER = "/* qrcode.js */"
 HTML = "text/html; charset=utf-8"
 
-logger = Logger()
 app = create_app()
 
 
@@ -89,6 +85,4 @@ def console() -> Response[str]:
     return Response(status_code=200, content_type=HTML, body=PAGE, headers=dict(HEADERS))
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

@@ -3,20 +3,22 @@ refresh-token exchange, and password resets: all public routes."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import reset
-from gatekey.api import create_app, header, json_response, parse_body, request_meta
+from gatekey.api import (
+    create_app,
+    header,
+    json_response,
+    lambda_handler_for,
+    parse_body,
+    request_meta,
+)
 from gatekey.authorization import get_authorizer
 from gatekey.models import LoginRequest, PasswordResetConfirm, PasswordResetRequest
 from gatekey.passwords import warm_up
 from gatekey.sessions import get_session_service
 
-logger = Logger()
 app = create_app()
 warm_up()
 
@@ -68,6 +70,4 @@ def confirm_password_reset() -> Response[str]:
     return json_response(200, result)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

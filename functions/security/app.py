@@ -6,17 +6,14 @@ its scopes): these settings belong to the person, not to their credentials.
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey.api import (
     create_app,
     current_principal,
     empty_response,
     json_response,
+    lambda_handler_for,
     parse_body,
     request_meta,
 )
@@ -24,7 +21,6 @@ from gatekey.mfa import get_mfa_service
 from gatekey.models import ChangePasswordRequest, DisableMfaRequest, TotpConfirmRequest
 from gatekey.reset import get_password_service
 
-logger = Logger()
 app = create_app()
 
 
@@ -58,6 +54,4 @@ def disable_mfa() -> Response[str]:
     return empty_response(204)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

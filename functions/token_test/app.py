@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import clock
-from gatekey.api import create_app, current_principal, json_response
+from gatekey.api import create_app, current_principal, json_response, lambda_handler_for
 from gatekey.store import get_store
 from gatekey.users import get_user, public_user
 
-logger = Logger()
 app = create_app()
 
 
@@ -42,6 +39,4 @@ def current_user() -> Response[str]:
     return json_response(200, public_user(get_user(get_store(), principal.user_id)))
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

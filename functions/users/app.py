@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gatekey import reset, scopes
 from gatekey.api import (
@@ -14,13 +10,13 @@ from gatekey.api import (
     current_principal,
     empty_response,
     json_response,
+    lambda_handler_for,
     parse_body,
     request_meta,
 )
 from gatekey.models import CreateUserRequest, UpdateUserRequest
 from gatekey.user_admin import get_user_admin_service
 
-logger = Logger()
 app = create_app()
 
 
@@ -77,6 +73,4 @@ def audit_log() -> Response[str]:
     return json_response(200, result)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = lambda_handler_for(app)

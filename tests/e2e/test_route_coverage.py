@@ -28,6 +28,7 @@ from gatekey_local.template import load_template
 from tests import helpers
 from tests.conftest import TEMPLATE
 from tests.e2e.conftest import Client
+from tests.e2e.test_mfa import StepClock
 from tests.helpers import USER_AGENT, make_user, reset_gatekey_caches
 
 ROUTE_TEMPLATE = Path(os.environ.get("GATEKEY_TEST_TEMPLATE") or TEMPLATE)
@@ -219,6 +220,90 @@ def test_bots(client):
     assert client.get("/user", headers={"Authorization": bot_token}).status_code == 200
     assert client.delete(f"/account/bots/{bot_id}", token=token).status_code == 204
     assert client.get("/user", headers={"Authorization": bot_token}).status_code == 401
+
+
+def mailed_token(address: str) -> str:
+    """The token of the newest message to `address` in the outbox."""
+    from tests.e2e.test_passwords import messages_to, token_in
+
+    return token_in(messages_to(address)[-1])
+
+
+def test_users_and_audit(client):
+    admin = make_user(admin=True)
+    token = login(client, admin)["access_token"]
+    member = make_user(account_id=admin.account_id)
+    member_token = login(client, member)["access_token"]  # a session to rewrite and end
+    key = client.post("/user/keys", token=member_token, json={"handle": "m"})
+    assert key.status_code == 201, key.text  # a key to rewrite and end
+    invited = client.post(
+        "/account/users", token=token, json={"email": f"new-{uuid.uuid4().hex[:8]}@example.com"}
+    )
+    assert invited.status_code == 201, invited.text  # set-password link: RESET#
+    assert client.get("/account/users", token=token).status_code == 200
+    path = f"/account/users/{member.user_id}"
+    assert client.patch(path, token=token, json={"role": "admin"}).status_code == 200
+    demoted = client.patch(path, token=token, json={"role": "member", "disabled": True})
+    assert demoted.status_code == 200, demoted.text  # last-admin check: another admin
+    assert client.get("/user", token=member_token).status_code == 401
+    assert client.delete(path, token=token).status_code == 204
+    audit = client.get("/account/audit?limit=5", token=token)
+    assert audit.status_code == 200, audit.text
+    assert audit.json()["events"]
+
+
+@pytest.fixture
+def step_clock(monkeypatch) -> StepClock:
+    from gatekey import mfa
+
+    clock = StepClock()
+    monkeypatch.setattr(mfa, "clock", clock)
+    return clock
+
+
+def test_passwords_reset_and_mfa(client, step_clock):
+    import pyotp
+
+    user = make_user()
+    token = login(client, user)["access_token"]
+    other = login(client, user, agent=OTHER_AGENT)["access_token"]
+    wrong = client.post(
+        "/user/password",
+        token=token,
+        json={"current_password": "not the password", "new_password": "a much better secret"},
+    )
+    assert wrong.status_code == 401  # counted toward the lockout: LOGINFAIL#
+    changed = client.post(
+        "/user/password",
+        token=token,
+        json={"current_password": user.password, "new_password": "a much better secret"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert client.get("/user", headers=bearer(other)).status_code == 401
+
+    assert client.post("/auth/password-reset", json={"email": user.email}).status_code == 202
+    confirmed = client.post(
+        "/auth/password-reset/confirm",
+        json={"token": mailed_token(user.email), "new_password": "yet another good secret"},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+
+    fresh = client.post(
+        "/auth/login", json={"email": user.email, "password": "yet another good secret"}
+    ).json()["access_token"]
+    secret = client.post("/user/mfa/totp", token=fresh).json()["secret"]
+    app = pyotp.TOTP(secret)
+    enrolled = client.post(
+        "/user/mfa/totp/confirm", token=fresh, json={"code": app.at(step_clock.at)}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    step_clock.advance()
+    off = client.delete(
+        "/user/mfa",
+        token=fresh,
+        json={"password": "yet another good secret", "code": app.at(step_clock.at)},
+    )
+    assert off.status_code == 204, off.text
 
 
 def test_every_route_of_the_template_was_requested(request):

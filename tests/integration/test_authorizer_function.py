@@ -1,5 +1,6 @@
 """The authorizer function with real API Gateway events from events/, for every token kind."""
 
+import json
 import logging
 import os
 import subprocess
@@ -216,3 +217,29 @@ def test_malformed_route_scopes_fail_closed_with_one_warning(authorizer, tokens,
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(warnings) == 1 and "gatekeyRouteScopes" in warnings[0].getMessage()
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def emitted_authorizations(text: str) -> list[dict]:
+    documents = [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+    return [
+        {"outcome": d["outcome"], "token_type": d["token_type"]}
+        for d in documents
+        if "Authorizations" in d
+    ]
+
+
+def test_each_answer_is_counted_by_outcome_and_token_type(authorizer, tokens, capsys):
+    capsys.readouterr()
+    authorizer.lambda_handler(
+        load_event("authorizer_rest_request.json", token=tokens["api_key"]), None
+    )
+    authorizer.lambda_handler(load_event("authorizer_rest_request.json", token="garbage"), None)
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer.lambda_handler(
+            with_route_scopes(load_event("authorizer_rest_request.json", token="garbage")), None
+        )
+    assert emitted_authorizations(capsys.readouterr().out) == [
+        {"outcome": "allow", "token_type": "api_key"},
+        {"outcome": "deny", "token_type": "unknown"},
+        {"outcome": "deny", "token_type": "unknown"},
+    ]

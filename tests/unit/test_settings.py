@@ -58,3 +58,29 @@ def test_bad_values_refuse_to_start(name, value):
 def test_missing_secret_refuses_to_start():
     with pytest.raises(ConfigurationError, match="GATEKEY_SECRET"):
         Settings.from_environ({})
+
+
+def test_template_parameter_defaults_are_the_settings_defaults():
+    """A deployed stack with default parameters behaves as the code's defaults say."""
+    from gatekey_local.template import load_yaml
+    from tests.helpers import REPO_ROOT
+
+    document = load_yaml(REPO_ROOT / "template.yaml")
+    parameters = document["Parameters"]
+    environments = [document["Globals"]["Function"]["Environment"]["Variables"]]
+    environments += [
+        resource["Properties"].get("Environment", {}).get("Variables", {})
+        for resource in document["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+    # Where the stack and the code differ on purpose: names of deployed resources.
+    deployment = {"GATEKEY_TABLE", "GATEKEY_SECRET_ARN", "GATEKEY_STAGE"}
+    checked = {}
+    for variables in environments:
+        for name, value in variables.items():
+            if name.startswith("GATEKEY_") and name not in deployment:
+                parameter = value["Ref"]
+                checked[name] = str(parameters[parameter]["Default"])
+    assert len(checked) >= 8, checked
+    secret = {"GATEKEY_SECRET": "s" * 40}
+    assert Settings.from_environ({**secret, **checked}) == Settings.from_environ(secret)

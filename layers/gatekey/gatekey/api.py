@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from gatekey.audit import RequestMeta
@@ -82,6 +84,19 @@ def create_app() -> APIGatewayRestResolver:
         )
 
     return app
+
+
+def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], Any]:
+    """The function's entry point: every log line of the invocation carries its Lambda
+    context and the API Gateway request id as `correlation_id`."""
+
+    @logger.inject_lambda_context(
+        clear_state=True, correlation_id_path=correlation_paths.API_GATEWAY_REST
+    )
+    def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+        return app.resolve(event, context)
+
+    return lambda_handler
 
 
 def _raw_body(app: APIGatewayRestResolver) -> str:

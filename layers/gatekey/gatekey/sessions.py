@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from gatekey import audit, clock, mfa, session_tokens
+from gatekey import audit, clock, metrics, mfa, session_tokens
 from gatekey.audit import Actor, RequestMeta
 from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
 from gatekey.keyring import Keyring
@@ -32,6 +32,37 @@ class SessionService:
         self.settings = settings
 
     def login(
+        self,
+        email: str,
+        password: str,
+        account_id: str | None,
+        user_agent: str | None,
+        *,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+        meta: RequestMeta | None = None,
+    ) -> dict[str, Any]:
+        """`_login`, counted by outcome (metric `Logins`)."""
+        try:
+            result = self._login(
+                email,
+                password,
+                account_id,
+                user_agent,
+                totp=totp,
+                recovery_code=recovery_code,
+                meta=meta,
+            )
+        except (Throttled, MfaRequired, InvalidCredentials) as error:
+            outcome = {Throttled: "throttled", MfaRequired: "mfa_required"}.get(
+                type(error), "failure"
+            )
+            metrics.count(metrics.LOGINS, outcome=outcome)
+            raise
+        metrics.count(metrics.LOGINS, outcome="success")
+        return result
+
+    def _login(
         self,
         email: str,
         password: str,
@@ -219,6 +250,7 @@ class SessionService:
         self.store.lock_login(
             email, until=now + duration, lockouts=lockouts + 1, ttl=now + duration + FAILURE_WINDOW
         )
+        metrics.count(metrics.LOCKOUTS)
 
     def _open_session(
         self, user: Item, user_agent: str | None, now: int, meta: RequestMeta | None = None
