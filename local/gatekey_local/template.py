@@ -238,7 +238,8 @@ class _Resolver:
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.value(item) for item in node if not _is_no_value(item)]
+            values = (self.value(item) for item in node if not _is_no_value(item))
+            return [value for value in values if value is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
@@ -249,7 +250,8 @@ class _Resolver:
                 return self.condition(argument)
             if key.startswith("Fn::"):
                 return self._function(key, argument)
-        return {key: self.value(item) for key, item in node.items() if not _is_no_value(item)}
+        resolved = {key: self.value(item) for key, item in node.items() if not _is_no_value(item)}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
 
     def text(self, node: Any) -> str:
         value = self.value(node)
@@ -301,7 +303,9 @@ class _Resolver:
             return self.text(source).split(self.text(delimiter))
         if key == "Fn::If":
             condition, when_true, when_false = argument
-            return self.value(when_true if self.condition(condition) else when_false)
+            chosen = when_true if self.condition(condition) else when_false
+            # `!Ref AWS::NoValue` removes the list item or property the !If stands for.
+            return _NO_VALUE if _is_no_value(chosen) else self.value(chosen)
         if key == "Fn::Equals":
             left, right = argument
             return self.text(left) == self.text(right)
@@ -336,6 +340,9 @@ class _Resolver:
             return self._ref(name)
 
         return re.sub(r"\$\{([^}]+)\}", substitute, text)
+
+
+_NO_VALUE = object()  # what `!If [c, x, !Ref AWS::NoValue]` gives when c is false
 
 
 def _is_no_value(node: Any) -> bool:
