@@ -124,8 +124,8 @@ class SecretsManagerStandIn(http.server.ThreadingHTTPServer):
 
 
 def main() -> int:
-    from gatekey_local.dynamodb_local import DynamoDBLocal
-    from gatekey_local.template import create_table, load_template
+    from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
+    from gatekey_local.template import load_template
 
     with DynamoDBLocal() as database:
         table = f"bench-{uuid.uuid4().hex[:6]}"

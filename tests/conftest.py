@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 
-from gatekey_local.dynamodb_local import DynamoDBLocal
-from gatekey_local.emulator import function_environment, serve_in_thread
-from gatekey_local.template import create_table, load_template
+from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
+from gatekey_local.server import function_environment, serve_in_thread
+from gatekey_local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "template.yaml"

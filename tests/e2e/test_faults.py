@@ -25,9 +25,10 @@ import boto3
 import jwt
 import pytest
 
-from gatekey_local.dynamodb_local import DynamoDBLocal, free_port
-from gatekey_local.emulator import function_environment, serve_in_thread
-from gatekey_local.template import Route, create_table, effective_authorizer, load_template
+from gatekey_local.dynamodb_local import DynamoDBLocal, create_table, free_port
+from gatekey_local.sam_model import Route, effective_authorizer
+from gatekey_local.server import function_environment, serve_in_thread
+from gatekey_local.template import load_template
 from tests.conftest import TEMPLATE
 from tests.e2e.conftest import Client, error_code
 from tests.helpers import PASSWORD, make_user, reset_gatekey_caches
