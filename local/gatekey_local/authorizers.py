@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from gatekey_local.cloudformation import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from gatekey_local.lambda_runner import Functions
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID, LOCAL_REGION
 from gatekey_local.sam_model import Api, Authorizer
 
 logger = logging.getLogger(__name__)
 
-LOCAL_API_ID = "local"
 UNAUTHORIZED_MESSAGE = "Unauthorized"
 """What an authorizer raises to make a REST API answer 401."""
 

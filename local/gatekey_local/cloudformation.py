@@ -14,9 +14,7 @@ from typing import Any
 
 import yaml
 
-LOCAL_REGION = "us-east-1"
-LOCAL_ACCOUNT_ID = "123456789012"
-LOCAL_STACK_NAME = "gatekey-local"
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, LOCAL_STACK_NAME
 
 _PSEUDO_PARAMETERS = {
     "AWS::Region": LOCAL_REGION,

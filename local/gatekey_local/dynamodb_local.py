@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gatekey_local.cloudformation import TemplateError
+from gatekey_local.local_aws import DUMMY_CREDENTIALS, LOCAL_HOST, LOCAL_REGION
 from gatekey_local.sam_model import Template
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def find_jar(package_dir: Path = DEFAULT_PACKAGE_DIR) -> Path:
     return jars[-1]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = LOCAL_HOST) -> int:
     """A port nothing listens on right now (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
@@ -56,7 +57,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _port_is_taken(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((LOCAL_HOST, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -89,7 +90,7 @@ class DynamoDBLocal:
     def endpoint(self) -> str:
         if self._port is None:
             raise DynamoDBLocalError("DynamoDB Local is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{LOCAL_HOST}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -157,9 +158,9 @@ class DynamoDBLocal:
         client = boto3.client(
             "dynamodb",
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            region_name=LOCAL_REGION,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
         )
         deadline = time.monotonic() + self._start_timeout

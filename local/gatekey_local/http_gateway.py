@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gatekey_local.authorizers import (
-    LOCAL_API_ID,
     AuthorizerFailed,
     AuthorizerInvoker,
     PolicyResult,
@@ -31,7 +30,6 @@ from gatekey_local.authorizers import (
     policy_result,
     simple_result,
 )
-from gatekey_local.cloudformation import LOCAL_ACCOUNT_ID
 from gatekey_local.http_types import (
     Headers,
     Request,
@@ -42,6 +40,7 @@ from gatekey_local.http_types import (
     status_code,
 )
 from gatekey_local.lambda_runner import Functions
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from gatekey_local.routing import CompiledRoute, Router
 from gatekey_local.sam_model import Api, Authorizer, Route
 

@@ -21,16 +21,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from gatekey_local.cloudformation import (
-    LOCAL_ACCOUNT_ID,
-    LOCAL_REGION,
-    LOCAL_STACK_NAME,
-    Resolver,
-    TemplateError,
-    Unresolvable,
-    load_yaml,
-)
+from gatekey_local.cloudformation import Resolver, TemplateError, Unresolvable, load_yaml
 from gatekey_local.iam_policy import PolicyError, Statement, check_supported, statements_of
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, LOCAL_STACK_NAME
 from gatekey_local.sam_model import Template
 
 LEADING_KEYS = "dynamodb:LeadingKeys"

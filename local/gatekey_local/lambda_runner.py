@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gatekey_local import iam_gate
-from gatekey_local.cloudformation import LOCAL_ACCOUNT_ID, LOCAL_REGION, TemplateError
+from gatekey_local.cloudformation import TemplateError
 from gatekey_local.iam_roles import FunctionRole
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION
 from gatekey_local.sam_model import Api, Authorizer, FunctionSource, Template
 
 Handler = Callable[[Any, Any], Any]

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gatekey.settings import DEFAULT_TABLE
+
 IMPLICIT_API_ID = "ServerlessRestApi"
 IMPLICIT_HTTP_API_ID = "ServerlessHttpApi"
 DEFAULT_ROUTE = "$default"
@@ -123,7 +125,7 @@ class Template:
     routes: tuple[Route, ...]
     table: Table | None
     parameter_env_vars: Mapping[str, str]
-    table_name: str = "gatekey"
+    table_name: str = DEFAULT_TABLE
     """The local name of the template's table (every ``!Ref`` of it resolves to this)."""
 
     def parameter_overrides_from(self, environ: Mapping[str, str]) -> dict[str, str]:

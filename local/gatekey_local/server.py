@@ -27,12 +27,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from gatekey.settings import DEFAULT_TABLE
 from gatekey_local import iam_gate
 from gatekey_local.cloudformation import TemplateError
 from gatekey_local.http_gateway import HttpGateway
 from gatekey_local.http_types import Request
 from gatekey_local.iam_roles import function_roles
 from gatekey_local.lambda_runner import Functions
+from gatekey_local.local_aws import LOCAL_HOST
 from gatekey_local.rest_gateway import RestGateway
 from gatekey_local.sam_model import FunctionSource, Template
 from gatekey_local.template import load_template
@@ -148,7 +150,7 @@ class ApiGatewayEmulator:
     def __init__(
         self,
         template: Template,
-        host: str = "127.0.0.1",
+        host: str = LOCAL_HOST,
         port: int = 0,
         environment: Mapping[str, str] | None = None,
         authorizer_sources: Mapping[str, FunctionSource] | None = None,
@@ -237,11 +239,11 @@ def function_environment(
 
 def create_server(
     template_path: str | Path,
-    host: str = "127.0.0.1",
+    host: str = LOCAL_HOST,
     port: int = 0,
     env: Mapping[str, str] | None = None,
     *,
-    table_name: str = "gatekey",
+    table_name: str = DEFAULT_TABLE,
     parameter_overrides: Mapping[str, str] | None = None,
     authorizer_sources: Mapping[str, FunctionSource] | None = None,
     enforce_iam: bool | None = None,
@@ -314,7 +316,7 @@ class BackgroundApi:
 
 def serve_in_thread(
     template_path: str | Path,
-    host: str = "127.0.0.1",
+    host: str = LOCAL_HOST,
     port: int = 0,
     env: Mapping[str, str] | None = None,
     **options: Any,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gatekey.settings import DEFAULT_TABLE
 from gatekey_local.cloudformation import Resolver, TemplateError, Unresolvable, load_yaml
 from gatekey_local.sam_model import Function, FunctionSource, Table, Template
 from gatekey_local.template_apis import apis_and_routes
@@ -33,7 +34,7 @@ _TABLE_CREATE_KEYS = (
 def load_template(
     path: str | Path,
     parameter_overrides: Mapping[str, str] | None = None,
-    table_name: str = "gatekey",
+    table_name: str = DEFAULT_TABLE,
 ) -> Template:
     """Load and resolve a SAM template for a local run.
 
