@@ -10,13 +10,13 @@ they turn a refusal into an HTTP response.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from gatekey_local.iam_policy import wildcard
 from gatekey_local.lambda_runner import Functions
 from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID, LOCAL_REGION
 from gatekey_local.sam_model import Api, Authorizer
@@ -156,10 +156,12 @@ def evaluate_policy(
         actions = _as_list(statement["Action"])
         resources = _as_list(statement["Resource"])
         if not any(
-            _wildcard_match(action, "execute-api:Invoke", fold_case=True) for action in actions
+            wildcard(action, fold_case=True).fullmatch("execute-api:Invoke") for action in actions
         ):
             continue
-        if not any(_wildcard_match(resource, resource_arn) for resource in resources):
+        if not any(
+            wildcard(resource, fold_case=False).fullmatch(resource_arn) for resource in resources
+        ):
             continue
         if statement["Effect"] == "Deny":
             return "explicit_deny"
@@ -169,14 +171,6 @@ def evaluate_policy(
 
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
-
-
-def _wildcard_match(pattern: str, value: str, fold_case: bool = False) -> bool:
-    """IAM matching: ``*`` is any run of characters (``/`` included), ``?`` one character."""
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.fullmatch(regex, value, re.IGNORECASE if fold_case else 0) is not None
 
 
 def policy_result(answer: Any, *, string_context: bool) -> PolicyResult:

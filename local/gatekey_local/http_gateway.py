@@ -16,20 +16,20 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gatekey_local.authorizers import (
     AuthorizerFailed,
-    AuthorizerInvoker,
     PolicyResult,
     SimpleResult,
     evaluate_policy,
     policy_result,
     simple_result,
 )
+from gatekey_local.gateway import Gateway
 from gatekey_local.http_types import (
     Headers,
     Request,
@@ -39,10 +39,9 @@ from gatekey_local.http_types import (
     request_time,
     status_code,
 )
-from gatekey_local.lambda_runner import Functions
 from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID
-from gatekey_local.routing import CompiledRoute, Router
-from gatekey_local.sam_model import Api, Authorizer, Route
+from gatekey_local.routing import CompiledRoute
+from gatekey_local.sam_model import Authorizer
 
 logger = logging.getLogger(__name__)
 
@@ -82,22 +81,16 @@ class _HttpRequestParts:
     query: dict[str, str]
 
 
-def _validate(authorizer: Authorizer, answer: Any) -> PolicyResult | SimpleResult:
-    if authorizer.simple_responses:
-        return simple_result(answer)
-    return policy_result(answer, string_context=False)
-
-
-class HttpGateway:
+class HttpGateway(Gateway[PolicyResult | SimpleResult]):
     """The request pipeline of one HTTP API: routing, authorizer, integration (payload 2.0)."""
 
-    def __init__(self, api: Api, routes: Sequence[Route], functions: Functions):
-        self.api = api
-        self._router = Router(api, routes)
-        self._functions = functions
-        self._authorizers = AuthorizerInvoker(
-            api, functions, _validate, unauthorized_is_an_answer=False
-        )
+    unauthorized_is_an_answer = False
+
+    @staticmethod
+    def validate_answer(authorizer: Authorizer, answer: Any) -> PolicyResult | SimpleResult:
+        if authorizer.simple_responses:
+            return simple_result(answer)
+        return policy_result(answer, string_context=False)
 
     def handle(self, request: Request) -> Response:
         request_id = _http_request_id()

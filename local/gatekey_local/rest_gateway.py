@@ -17,11 +17,11 @@ from urllib.parse import parse_qsl, urlsplit
 from gatekey_local.authorizers import (
     UNAUTHORIZED_MESSAGE,
     AuthorizerFailed,
-    AuthorizerInvoker,
     PolicyResult,
     evaluate_policy,
     policy_result,
 )
+from gatekey_local.gateway import Gateway
 from gatekey_local.http_types import (
     Headers,
     Request,
@@ -31,10 +31,9 @@ from gatekey_local.http_types import (
     request_time,
     status_code,
 )
-from gatekey_local.lambda_runner import Functions
 from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID
-from gatekey_local.routing import CompiledRoute, Router
-from gatekey_local.sam_model import Api, Authorizer, Route
+from gatekey_local.routing import CompiledRoute
+from gatekey_local.sam_model import Authorizer
 
 logger = logging.getLogger(__name__)
 
@@ -93,20 +92,14 @@ class _Refused:
     context: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _validate(authorizer: Authorizer, answer: Any) -> PolicyResult:
-    return policy_result(answer, string_context=True)
-
-
-class RestGateway:
+class RestGateway(Gateway[PolicyResult]):
     """The request pipeline of one REST API: routing, authorizer, integration (payload 1.0)."""
 
-    def __init__(self, api: Api, routes: Sequence[Route], functions: Functions):
-        self.api = api
-        self._router = Router(api, routes)
-        self._functions = functions
-        self._authorizers = AuthorizerInvoker(
-            api, functions, _validate, unauthorized_is_an_answer=True
-        )
+    unauthorized_is_an_answer = True
+
+    @staticmethod
+    def validate_answer(authorizer: Authorizer, answer: Any) -> PolicyResult:
+        return policy_result(answer, string_context=True)
 
     def handle(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())

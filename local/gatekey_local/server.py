@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from gatekey.settings import DEFAULT_TABLE
 from gatekey_local import iam_gate
 from gatekey_local.cloudformation import TemplateError
+from gatekey_local.gateway import Gateway
 from gatekey_local.http_gateway import HttpGateway
 from gatekey_local.http_types import Request
 from gatekey_local.iam_roles import function_roles
@@ -40,8 +41,6 @@ from gatekey_local.sam_model import FunctionSource, Template
 from gatekey_local.template import load_template
 
 logger = logging.getLogger(__name__)
-
-Gateway = RestGateway | HttpGateway
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -104,7 +103,7 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
-    def __init__(self, gateway: Gateway, host: str, port: int):
+    def __init__(self, gateway: Gateway[Any], host: str, port: int):
         super().__init__((host, port), _RequestHandler)
         self.gateway = gateway
 
@@ -210,9 +209,9 @@ class ApiGatewayEmulator:
             server.server_close()
 
 
-def _gateways(template: Template, functions: Functions) -> list[Gateway]:
+def _gateways(template: Template, functions: Functions) -> list[Gateway[Any]]:
     """A gateway for each API that has routes, in template order."""
-    gateways: list[Gateway] = []
+    gateways: list[Gateway[Any]] = []
     for api in template.apis.values():
         routes = [route for route in template.routes if route.api_id == api.logical_id]
         if not routes:
