@@ -1,8 +1,10 @@
 """What runs the gatekey bundle without AWS (never deployed).
 
-``runtime`` is ``make run``: DynamoDB Local (``dynamodb_local``) and the API Gateway
-emulator (``server``, which serves ``rest_gateway`` and ``http_gateway``; both route with
-``routing``, call authorizers through ``authorizers`` and handlers through
-``lambda_runner``, inside each function's role: ``iam_gate``, ``iam_roles``,
-``iam_policy``). ``template`` reads the SAM template; ``cli`` is the admin CLI.
+``runtime`` is ``make run``: DynamoDB Local (``dynamodb_local``, which also creates the
+table) and the API Gateway emulator (``server``). The server serves a ``rest_gateway``
+or an ``http_gateway`` per API (both a ``gateway``: ``routing``, then ``authorizers``,
+then ``lambda_runner``), each function inside its role (``iam_gate``, ``iam_roles``,
+``iam_policy``). ``template`` reads the SAM template into ``sam_model`` (APIs in
+``template_apis``, intrinsics in ``cloudformation``); ``local_aws`` holds the local
+run's facts; ``cli`` is the admin CLI.
 """
