@@ -124,8 +124,9 @@ class SecretsManagerStandIn(http.server.ThreadingHTTPServer):
 
 
 def main() -> int:
-    from gatekey_local.dynamodb_local import DynamoDBLocal
-    from gatekey_local.template import create_table, load_template
+    from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
+    from gatekey_local.local_aws import LOCAL_AWS_ENVIRONMENT
+    from gatekey_local.template import load_template
 
     with DynamoDBLocal() as database:
         table = f"bench-{uuid.uuid4().hex[:6]}"
@@ -136,9 +137,7 @@ def main() -> int:
                 "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
                 "GATEKEY_TOUCH_INTERVAL_SECONDS": "86400",
                 "GATEKEY_LOGIN_MAX_FAILURES": "1000000",
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                **LOCAL_AWS_ENVIRONMENT,
             }
         )
         import boto3

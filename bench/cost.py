@@ -95,7 +95,7 @@ class Inputs:
 
 def read_inputs() -> Inputs:
     from gatekey.keyring import REFRESH_SECONDS
-    from gatekey_local.template import load_yaml
+    from gatekey_local.cloudformation import load_yaml
 
     document = load_yaml(TEMPLATE)
     parameters = document.get("Parameters", {})

@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from gatekey_local.dynamodb_local import DynamoDBLocal
-from gatekey_local.emulator import function_environment, serve_in_thread
-from gatekey_local.template import create_table, load_template
+from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
+from gatekey_local.local_aws import LOCAL_AWS_ENVIRONMENT
+from gatekey_local.server import function_environment, serve_in_thread
+from gatekey_local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -51,9 +52,7 @@ def gatekey_env(
             "GATEKEY_TABLE": table,
             "DYNAMODB_ENDPOINT": dynamodb_endpoint,
             "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            **LOCAL_AWS_ENVIRONMENT,
             "GATEKEY_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
         },
     )

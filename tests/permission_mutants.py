@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from gatekey_local.cloudformation import load_yaml
 from gatekey_local.iam_roles import LEADING_KEYS
-from gatekey_local.template import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO_ROOT / "template.yaml"

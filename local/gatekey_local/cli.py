@@ -25,8 +25,13 @@ from gatekey.settings import (
 )
 from gatekey.store import Item, Store, create_dynamodb_client
 from gatekey.user_admin import user_view
+from gatekey_local.local_aws import (
+    DEFAULT_API_PORT,
+    DEFAULT_DYNAMODB_PORT,
+    LOCAL_HOST,
+    use_local_aws_defaults,
+)
 
-LOCAL_REGION = "us-east-1"
 CLI_USER_AGENT = "gatekey-cli"
 
 
@@ -35,27 +40,19 @@ class CliError(Exception):
 
 
 def _local_dynamodb_port() -> int:
-    return int(os.environ.get("GATEKEY_DYNAMODB_PORT", "8000"))
+    return int(os.environ.get("GATEKEY_DYNAMODB_PORT") or DEFAULT_DYNAMODB_PORT)
 
 
 def _store(args: argparse.Namespace) -> Store:
     endpoint = None if args.aws else os.environ.get("DYNAMODB_ENDPOINT")
     if not args.aws and endpoint is None:
-        endpoint = f"http://127.0.0.1:{_local_dynamodb_port()}"
+        endpoint = f"http://{LOCAL_HOST}:{_local_dynamodb_port()}"
     if endpoint is not None:
-        use_local_credentials()
+        use_local_aws_defaults(os.environ)
     settings = Settings(
         table_name=os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE, dynamodb_endpoint=endpoint
     )
     return Store(create_dynamodb_client(settings), settings.table_name)
-
-
-def use_local_credentials() -> None:
-    """DynamoDB Local accepts any credentials, but boto3 insists on having some."""
-    os.environ.setdefault("AWS_DEFAULT_REGION", LOCAL_REGION)
-    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
-        os.environ["AWS_ACCESS_KEY_ID"] = "local"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
 
 
 def _read_password() -> str:
@@ -136,8 +133,8 @@ def _user_by_email(store: Store, account_id: str, email: str) -> Item:
 def _console_url() -> str:
     """GATEKEY_CONSOLE_URL, else the console of the local run (`make run`)."""
     configured = (os.environ.get(ENV_CONSOLE_URL) or "").strip().rstrip("/")
-    port = os.environ.get("GATEKEY_PORT") or "3000"
-    return configured or f"http://127.0.0.1:{port}/console"
+    port = os.environ.get("GATEKEY_PORT") or DEFAULT_API_PORT
+    return configured or f"http://{LOCAL_HOST}:{port}/console"
 
 
 def _retention_days() -> int:

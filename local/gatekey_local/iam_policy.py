@@ -41,7 +41,7 @@ Context = Mapping[str, Sequence[str]]
 
 
 @lru_cache(maxsize=1024)
-def _glob(pattern: str, *, fold_case: bool) -> re.Pattern[str]:
+def wildcard(pattern: str, *, fold_case: bool) -> re.Pattern[str]:
     """IAM's wildcards: ``*`` any run of characters (also none), ``?`` one character."""
     expression = "".join(
         ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
@@ -56,11 +56,11 @@ _STRING_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "stringequalsignorecase": (lambda value, pattern: value.lower() == pattern.lower(), False),
     "stringnotequalsignorecase": (lambda value, pattern: value.lower() == pattern.lower(), True),
     "stringlike": (
-        lambda value, pattern: _glob(pattern, fold_case=False).fullmatch(value) is not None,
+        lambda value, pattern: wildcard(pattern, fold_case=False).fullmatch(value) is not None,
         False,
     ),
     "stringnotlike": (
-        lambda value, pattern: _glob(pattern, fold_case=False).fullmatch(value) is not None,
+        lambda value, pattern: wildcard(pattern, fold_case=False).fullmatch(value) is not None,
         True,
     ),
 }
@@ -163,7 +163,7 @@ def _matches(statement: Statement, request: Request) -> bool:
 
 
 def _action_matches(pattern: str, action: str) -> bool:
-    return _glob(pattern, fold_case=True).fullmatch(action) is not None
+    return wildcard(pattern, fold_case=True).fullmatch(action) is not None
 
 
 def _resource_matches(pattern: str, resource: str) -> bool:
@@ -174,7 +174,7 @@ def _resource_matches(pattern: str, resource: str) -> bool:
     if len(pattern_parts) != len(resource_parts):
         return False
     return all(
-        _glob(p, fold_case=False).fullmatch(r) is not None
+        wildcard(p, fold_case=False).fullmatch(r) is not None
         for p, r in zip(pattern_parts, resource_parts, strict=True)
     )
 

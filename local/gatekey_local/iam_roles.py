@@ -21,17 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from gatekey_local.cloudformation import Resolver, TemplateError, Unresolvable, load_yaml
 from gatekey_local.iam_policy import PolicyError, Statement, check_supported, statements_of
-from gatekey_local.template import (
-    LOCAL_ACCOUNT_ID,
-    LOCAL_REGION,
-    LOCAL_STACK_NAME,
-    Template,
-    TemplateError,
-    _Resolver,
-    _Unresolvable,
-    load_yaml,
-)
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION, LOCAL_STACK_NAME
+from gatekey_local.sam_model import Template
 
 LEADING_KEYS = "dynamodb:LeadingKeys"
 SUPPORTED_CONDITION_KEYS = (LEADING_KEYS,)
@@ -78,7 +71,7 @@ def local_secret_arn(logical_id: str) -> str:
     )
 
 
-class _PolicyResolver(_Resolver):
+class _PolicyResolver(Resolver):
     """Resolves what a policy names: the table's name and ARN, a secret's ARN."""
 
     def __init__(self, document: Mapping[str, Any], parameters: Mapping[str, str], table: str):
@@ -125,7 +118,7 @@ def function_roles(template: Template) -> dict[str, FunctionRole]:
         try:
             statements = _statements(properties.get("Policies"), resolver)
             check_supported(statements, SUPPORTED_CONDITION_KEYS)
-        except (PolicyError, _Unresolvable) as exc:
+        except (PolicyError, Unresolvable) as exc:
             raise TemplateError(
                 f"{function_id}: its Policies cannot be enforced locally ({exc}); "
                 "set GATEKEY_ENFORCE_IAM=false to run without the IAM gate"

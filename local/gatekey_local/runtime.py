@@ -22,7 +22,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,29 +30,25 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError
-from gatekey_local.emulator import (
+from gatekey.settings import DEFAULT_TABLE
+from gatekey_local.cloudformation import TemplateError
+from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, create_table
+from gatekey_local.lambda_runner import parse_function_source
+from gatekey_local.local_aws import (
+    DEFAULT_API_PORT,
+    DEFAULT_DYNAMODB_PORT,
+    LOCAL_HOST,
+    use_local_aws_defaults,
+)
+from gatekey_local.sam_model import Api, FunctionSource, Template, effective_authorizer
+from gatekey_local.server import (
     ApiGatewayEmulator,
     BackgroundApi,
     PortInUseError,
     function_environment,
-    parse_function_source,
 )
-from gatekey_local.template import (
-    LOCAL_REGION,
-    Api,
-    FunctionSource,
-    Template,
-    TemplateError,
-    create_table,
-    effective_authorizer,
-    load_template,
-)
+from gatekey_local.template import load_template
 
-LOCAL_HOST = "127.0.0.1"
-DEFAULT_API_PORT = 3000
-DEFAULT_DYNAMODB_PORT = 8000
-DEFAULT_TABLE = "gatekey"
 SIGNING_KEY_FILE = "signing-key.json"
 
 logger = logging.getLogger(__name__)
@@ -94,16 +90,6 @@ def _read_signing_secret(path: Path) -> str:
     if not isinstance(current, str) or not isinstance(keys.get(current), str):
         raise LocalRunError(f"{path} has no current key; delete it to make a new key")
     return json.dumps(keys)
-
-
-def use_local_aws_defaults(environ: MutableMapping[str, str]) -> None:
-    """A region, and dummy credentials when none are configured: DynamoDB Local needs
-    signed requests but accepts any key."""
-    if "AWS_REGION" not in environ and "AWS_DEFAULT_REGION" not in environ:
-        environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
-    if boto3.Session().get_credentials() is None:
-        environ["AWS_ACCESS_KEY_ID"] = "local"
-        environ["AWS_SECRET_ACCESS_KEY"] = "local"
 
 
 def require_gatekey_data(endpoint: str, table: str, secret: str | None, data_dir: Path) -> None:

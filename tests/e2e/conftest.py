@@ -74,7 +74,7 @@ def error_code(response) -> str:
 @pytest.fixture
 def cached_api(gatekey_env):
     """The local API with the authorizer result cache on for 2 seconds."""
-    from gatekey_local.emulator import serve_in_thread
+    from gatekey_local.server import serve_in_thread
     from tests.conftest import TEMPLATE
 
     reset_gatekey_caches()

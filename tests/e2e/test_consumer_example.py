@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from gatekey.keys import get_key_service
-from gatekey_local.emulator import serve_in_thread
-from gatekey_local.template import FunctionSource
+from gatekey_local.sam_model import FunctionSource
+from gatekey_local.server import serve_in_thread
 from tests.e2e.conftest import Client
 from tests.helpers import REPO_ROOT, load_event
 

@@ -25,9 +25,11 @@ import boto3
 import jwt
 import pytest
 
-from gatekey_local.dynamodb_local import DynamoDBLocal, free_port
-from gatekey_local.emulator import function_environment, serve_in_thread
-from gatekey_local.template import Route, create_table, effective_authorizer, load_template
+from gatekey_local.dynamodb_local import DynamoDBLocal, create_table, free_port
+from gatekey_local.local_aws import LOCAL_AWS_ENVIRONMENT
+from gatekey_local.sam_model import Route, effective_authorizer
+from gatekey_local.server import function_environment, serve_in_thread
+from gatekey_local.template import load_template
 from tests.conftest import TEMPLATE
 from tests.e2e.conftest import Client, error_code
 from tests.helpers import PASSWORD, make_user, reset_gatekey_caches
@@ -210,9 +212,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "GATEKEY_TABLE": table,
                 "DYNAMODB_ENDPOINT": database.endpoint,
                 "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
-                "AWS_DEFAULT_REGION": "us-east-1",
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
+                **LOCAL_AWS_ENVIRONMENT,
             },
         )
         # The session's own environment (tests/conftest.py) is put back on exit: the

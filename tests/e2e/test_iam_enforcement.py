@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from gatekey.store import get_store
-from gatekey_local.emulator import create_server, serve_in_thread
+from gatekey_local.server import create_server, serve_in_thread
 from tests.conftest import TEMPLATE, TEST_PARAMETERS
 from tests.e2e.conftest import Client, error_code
 from tests.helpers import make_user, reset_gatekey_caches

@@ -23,7 +23,7 @@ import jwt
 import pytest
 
 from gatekey.store import get_store
-from gatekey_local.emulator import serve_in_thread
+from gatekey_local.server import serve_in_thread
 from gatekey_local.template import load_template
 from tests import helpers
 from tests.conftest import TEMPLATE

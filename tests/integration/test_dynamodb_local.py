@@ -11,8 +11,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, find_jar
-from gatekey_local.template import create_table, load_template
+from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, create_table, find_jar
+from gatekey_local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from gatekey_local.emulator import BackgroundApi, PortInUseError, serve_in_thread
-from gatekey_local.template import FunctionSource, TemplateError
+from gatekey_local.cloudformation import TemplateError
+from gatekey_local.sam_model import FunctionSource
+from gatekey_local.server import BackgroundApi, PortInUseError, serve_in_thread
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "emulator"
 TEMPLATE = FIXTURES / "template.yaml"

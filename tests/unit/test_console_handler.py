@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from gatekey_local.emulator import LambdaContext
-from gatekey_local.template import effective_authorizer, load_template
+from gatekey_local.lambda_runner import LambdaContext
+from gatekey_local.sam_model import effective_authorizer
+from gatekey_local.template import load_template
 from tests.helpers import REPO_ROOT, load_event, load_handler
 
 CONSOLE_DIR = REPO_ROOT / "functions" / "console"

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from samtranslator.policy_template_processor.processor import PolicyTemplatesProcessor
 
+from gatekey_local.cloudformation import TemplateError, load_yaml
 from gatekey_local.iam_gate import check_call
 from gatekey_local.iam_roles import FunctionRole, function_roles, local_secret_arn
-from gatekey_local.template import TemplateError, load_template, load_yaml
+from gatekey_local.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"

@@ -35,7 +35,8 @@ from gatekey.revocation import RevocationService
 from gatekey.sessions import SessionService
 from gatekey.settings import Settings
 from gatekey.users import public_user
-from gatekey_local.template import effective_authorizer, load_template
+from gatekey_local.sam_model import effective_authorizer
+from gatekey_local.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_PATH = REPO / "docs" / "openapi.yaml"

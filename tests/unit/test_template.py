@@ -7,12 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gatekey_local.template import (
-    TemplateError,
-    effective_authorizer,
-    load_template,
-    load_yaml,
-)
+from gatekey_local.cloudformation import TemplateError, load_yaml
+from gatekey_local.sam_model import effective_authorizer
+from gatekey_local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 CONSUMER = TEMPLATE.parent / "examples" / "consumer" / "template.yaml"

@@ -1,0 +1,324 @@
+"""The local API Gateway: every ``Api`` and ``HttpApi`` of a SAM template served over
+HTTP, for machines without Docker, calling the template's handlers with real proxy
+events (``rest_gateway``, ``http_gateway``).
+
+Each API has its own listener, as each has its own hostname on AWS, so a REST and an
+HTTP API may both declare ``GET /orders``: the first API of the template listens on
+the given port, the next on port + 1, and so on (port 0 picks a free port for each).
+Routes are served from the root, without the stage name in the path. All APIs share
+one set of handlers (one cold start per function) and one environment. Each function
+runs with its execution role from the template (``iam_gate``; ``enforce_iam``, default
+on unless GATEKEY_ENFORCE_IAM is false). Request headers and bodies are never logged:
+they carry credentials.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from gatekey.settings import DEFAULT_TABLE
+from gatekey_local import iam_gate
+from gatekey_local.cloudformation import TemplateError
+from gatekey_local.gateway import Gateway
+from gatekey_local.http_gateway import HttpGateway
+from gatekey_local.http_types import Request
+from gatekey_local.iam_roles import function_roles
+from gatekey_local.lambda_runner import Functions
+from gatekey_local.local_aws import LOCAL_HOST
+from gatekey_local.rest_gateway import RestGateway
+from gatekey_local.sam_model import FunctionSource, Template
+from gatekey_local.template import load_template
+
+logger = logging.getLogger(__name__)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    def _dispatch(self) -> None:
+        started = time.monotonic()
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.send_error(411, "Send a Content-Length; chunked bodies are not supported")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.send_error(400, "Invalid Content-Length")
+            return
+        request = Request(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=self.rfile.read(length) if length > 0 else b"",
+            source_ip=self.client_address[0],
+            host=self.headers.get("Host") or f"{self.server.host}:{self.server.port}",
+        )
+        response = self.server.gateway.handle(request)
+        self.send_response_only(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Date", self.date_time_string())
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+        logger.info(
+            "%s %s %s -> %d (%d ms)",
+            self.server.gateway.api.logical_id,
+            self.command,
+            urlsplit(self.path).path,
+            response.status,
+            (time.monotonic() - started) * 1000,
+        )
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: the default line holds the query string; ``_dispatch`` logs instead."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        logger.warning("rejected a malformed HTTP request")
+
+
+class ApiServer(ThreadingHTTPServer):
+    """The listener of one API.
+
+    The listen backlog is far above socketserver's default of 5, so a burst of clients
+    waits in the kernel's queue (and then behind the one-invocation-per-function rule)
+    instead of getting a reset connection.
+    """
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def __init__(self, gateway: Gateway[Any], host: str, port: int):
+        super().__init__((host, port), _RequestHandler)
+        self.gateway = gateway
+
+    @property
+    def host(self) -> str:
+        return str(self.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response (a closed browser tab) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s went away mid-response", client_address[0])
+            return
+        super().handle_error(request, client_address)
+
+
+class PortInUseError(OSError):
+    """An API's port is already taken."""
+
+    def __init__(self, port: int):
+        super().__init__(errno.EADDRINUSE, f"port {port} is in use")
+        self.port = port
+
+    def __str__(self) -> str:
+        return f"port {self.port} is in use"
+
+
+class ApiGatewayEmulator:
+    """Every API of a template, each on its own listener (bound, not yet serving).
+
+    The APIs take ``port``, ``port + 1``, ... in template order (free ports when
+    ``port`` is 0) and share one set of handlers and one environment, ``environment``,
+    which is set in ``os.environ`` until :meth:`close` restores it.
+    """
+
+    def __init__(
+        self,
+        template: Template,
+        host: str = LOCAL_HOST,
+        port: int = 0,
+        environment: Mapping[str, str] | None = None,
+        authorizer_sources: Mapping[str, FunctionSource] | None = None,
+        *,
+        enforce_iam: bool | None = None,
+    ):
+        self.template = template
+        self.enforce_iam = (
+            iam_gate.enforcement_enabled(os.environ) if enforce_iam is None else enforce_iam
+        )
+        roles = function_roles(template) if self.enforce_iam else None
+        if roles is not None:
+            iam_gate.install()
+        self._functions = Functions(template, authorizer_sources or {}, roles)
+        gateways = _gateways(template, self._functions)
+        if not gateways:
+            raise TemplateError(f"{template.path} has no Api or HttpApi event to serve")
+        self.servers: dict[str, ApiServer] = {}
+        try:
+            for index, gateway in enumerate(gateways):
+                wanted = port + index if port else 0
+                try:
+                    self.servers[gateway.api.logical_id] = ApiServer(gateway, host, wanted)
+                except OSError as exc:
+                    if exc.errno == errno.EADDRINUSE:
+                        raise PortInUseError(wanted) from exc
+                    raise
+        except BaseException:
+            self._close_servers()
+            self._functions.unload()
+            raise
+        environment = dict(environment or {})
+        self._previous_environment = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+
+    @property
+    def url(self) -> str:
+        """The base URL of the first API (the only one, for most templates)."""
+        return next(iter(self.servers.values())).url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL by API logical id."""
+        return {api_id: server.url for api_id, server in self.servers.items()}
+
+    def close(self) -> None:
+        self._close_servers()
+        self._functions.unload()
+        for name, value in self._previous_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _close_servers(self) -> None:
+        for server in self.servers.values():
+            server.server_close()
+
+
+def _gateways(template: Template, functions: Functions) -> list[Gateway[Any]]:
+    """A gateway for each API that has routes, in template order."""
+    gateways: list[Gateway[Any]] = []
+    for api in template.apis.values():
+        routes = [route for route in template.routes if route.api_id == api.logical_id]
+        if not routes:
+            continue
+        if api.protocol == "HTTP":
+            gateways.append(HttpGateway(api, routes, functions))
+        else:
+            gateways.append(RestGateway(api, routes, functions))
+    return gateways
+
+
+def function_environment(
+    template: Template, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The one environment every function shares locally: the union of the template's
+    resolved variables (those only AWS can resolve, like the secret's ARN, left out),
+    overridden by ``env``."""
+    merged: dict[str, str] = {}
+    for function in template.functions.values():
+        merged.update(function.environment)
+    merged.update(env or {})
+    return merged
+
+
+def create_server(
+    template_path: str | Path,
+    host: str = LOCAL_HOST,
+    port: int = 0,
+    env: Mapping[str, str] | None = None,
+    *,
+    table_name: str = DEFAULT_TABLE,
+    parameter_overrides: Mapping[str, str] | None = None,
+    authorizer_sources: Mapping[str, FunctionSource] | None = None,
+    enforce_iam: bool | None = None,
+) -> ApiGatewayEmulator:
+    """Build (not start) the emulator for a template; port 0 picks free ports.
+
+    ``env`` is added to the functions' environment (e.g. DYNAMODB_ENDPOINT and
+    GATEKEY_SECRET). ``authorizer_sources`` names the handler of an authorizer whose
+    FunctionArn points outside the template (keyed by authorizer name, for every API).
+    ``enforce_iam`` (default: GATEKEY_ENFORCE_IAM, on unless "false") checks each AWS
+    call of a function against its role in the template (see ``iam_gate``).
+    """
+    template = load_template(template_path, parameter_overrides, table_name)
+    return ApiGatewayEmulator(
+        template,
+        host,
+        port,
+        function_environment(template, env),
+        authorizer_sources,
+        enforce_iam=enforce_iam,
+    )
+
+
+class BackgroundApi:
+    """An emulator serving from daemon threads, one per API; ``stop()`` shuts it down
+    and closes it."""
+
+    def __init__(self, emulator: ApiGatewayEmulator):
+        self.emulator = emulator
+        self._stopped = False
+        self._threads = [
+            threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            )
+            for server in emulator.servers.values()
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL of the first API."""
+        return self.emulator.url
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL by API logical id."""
+        return self.emulator.urls
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            for server in self.emulator.servers.values():
+                server.shutdown()
+            for thread in self._threads:
+                thread.join()
+            self.emulator.close()
+
+    def __enter__(self) -> BackgroundApi:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    template_path: str | Path,
+    host: str = LOCAL_HOST,
+    port: int = 0,
+    env: Mapping[str, str] | None = None,
+    **options: Any,
+) -> BackgroundApi:
+    """Create the emulator (see :func:`create_server`) and serve it from threads."""
+    return BackgroundApi(create_server(template_path, host, port, env, **options))
