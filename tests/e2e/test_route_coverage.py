@@ -229,6 +229,23 @@ def mailed_token(address: str) -> str:
     return token_in(messages_to(address)[-1])
 
 
+def test_lockouts_read_the_throttle_state(client):
+    """Only a locked email's attempt reads LOGINFAIL# (to say when to retry)."""
+    user = make_user()
+    for _ in range(5):
+        wrong = client.post("/auth/login", json={"email": user.email, "password": "not it at all"})
+        assert wrong.status_code == 401
+    locked = client.post("/auth/login", json={"email": user.email, "password": user.password})
+    assert locked.status_code == 429
+
+    other = make_user()
+    token = login(client, other)["access_token"]
+    change = {"current_password": "not the password", "new_password": "a much better secret"}
+    for _ in range(5):
+        assert client.post("/user/password", token=token, json=change).status_code == 401
+    assert client.post("/user/password", token=token, json=change).status_code == 429
+
+
 def test_users_and_audit(client):
     admin = make_user(admin=True)
     token = login(client, admin)["access_token"]
