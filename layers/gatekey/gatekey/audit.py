@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from gatekey import clock
 from gatekey.errors import ValidationFailed
+from gatekey.store import item_keys
 
 if TYPE_CHECKING:
     from gatekey.principal import Principal
@@ -169,8 +170,7 @@ def new_event(
     if actor.key_handle:
         actor_map["key_handle"] = actor.key_handle
     return {
-        "pk": f"AUDIT#{account_id}",
-        "sk": f"{at:012d}#{event_id}",
+        **item_keys.audit_event(account_id, at, event_id),
         "account_id": account_id,
         "id": event_id,
         "at": at,
@@ -238,7 +238,7 @@ def decode_cursor(cursor: str, account_id: str) -> dict[str, str]:
     if (
         not isinstance(data, dict)
         or set(data) != {"pk", "sk"}
-        or data["pk"] != f"AUDIT#{account_id}"
+        or data["pk"] != item_keys.audit_events(account_id)
         or not isinstance(data["sk"], str)
         or not _SORT_KEY.match(data["sk"])
     ):
