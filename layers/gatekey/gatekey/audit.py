@@ -262,4 +262,4 @@ def parse_limit(raw: str | None) -> int:
 
 
 def _invalid(attr: str, detail: str) -> ValidationFailed:
-    return ValidationFailed([{"code": "invalid", "detail": detail, "attr": attr, "extra": None}])
+    return ValidationFailed.field(attr, detail)

@@ -83,16 +83,7 @@ def new_key(
 def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int | None:
     """The expiry fixed at creation: an ISO timestamp in the future, or a number of days."""
     if expires_at is not None and expires_in_days is not None:
-        raise ValidationFailed(
-            [
-                {
-                    "code": "invalid",
-                    "detail": "Give expires_at or expires_in_days, not both.",
-                    "attr": "expires_at",
-                    "extra": None,
-                }
-            ]
-        )
+        raise ValidationFailed.field("expires_at", "Give expires_at or expires_in_days, not both.")
     if expires_in_days is not None:
         return clock.now() + expires_in_days * DAY
     if expires_at is None:
@@ -102,15 +93,8 @@ def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int |
     except ValueError:
         epoch = None
     if epoch is None or epoch <= clock.now():
-        raise ValidationFailed(
-            [
-                {
-                    "code": "invalid",
-                    "detail": "expires_at must be an ISO 8601 timestamp in the future.",
-                    "attr": "expires_at",
-                    "extra": None,
-                }
-            ]
+        raise ValidationFailed.field(
+            "expires_at", "expires_at must be an ISO 8601 timestamp in the future."
         )
     return epoch
 

@@ -160,15 +160,8 @@ class MfaService:
         secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
         step = matching_step(secret, code, clock.now())
         if step is None:
-            raise ValidationFailed(
-                [
-                    {
-                        "code": "invalid",
-                        "detail": "This code is wrong or expired; enter the current one.",
-                        "attr": "code",
-                        "extra": None,
-                    }
-                ]
+            raise ValidationFailed.field(
+                "code", "This code is wrong or expired; enter the current one."
             )
         codes = new_recovery_codes()
         recovery_kid = self.keyring.current_kid

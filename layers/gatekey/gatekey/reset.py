@@ -157,15 +157,8 @@ def send_set_password(store: Store, user: Item, *, console_url: str) -> bool:
 
 
 def _invalid_token() -> ValidationFailed:
-    return ValidationFailed(
-        [
-            {
-                "code": "invalid",
-                "detail": "This link is invalid, expired or already used; ask for a new one.",
-                "attr": "token",
-                "extra": None,
-            }
-        ]
+    return ValidationFailed.field(
+        "token", "This link is invalid, expired or already used; ask for a new one."
     )
 
 

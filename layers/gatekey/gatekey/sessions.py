@@ -100,15 +100,11 @@ class SessionService:
             raise InvalidCredentials()
         if len(matched) > 1:
             self.store.clear_login_failures(email)
-            raise ValidationFailed(
-                [
-                    {
-                        "code": "required",
-                        "detail": "This email belongs to several accounts: give account_id.",
-                        "attr": "account_id",
-                        "extra": {"account_ids": sorted(user["account_id"] for user in matched)},
-                    }
-                ]
+            raise ValidationFailed.field(
+                "account_id",
+                "This email belongs to several accounts: give account_id.",
+                code="required",
+                extra={"account_ids": sorted(user["account_id"] for user in matched)},
             )
         user = matched[0]
         if mfa.is_enabled(user):
