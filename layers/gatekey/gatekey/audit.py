@@ -133,6 +133,27 @@ def _event_id(at_ms: int) -> str:
     return str(uuid.UUID(int=value))
 
 
+def user_event(
+    user: Item,
+    action: str,
+    *,
+    actor: Actor | Principal | None = None,
+    meta: RequestMeta | None = None,
+    outcome: str = SUCCESS,
+    retention_days: int | None = None,
+) -> Item:
+    """An event about a user, in their account; by default the user is also the actor."""
+    return new_event(
+        user["account_id"],
+        action,
+        actor=Actor(user["user_id"]) if actor is None else actor,
+        target=(TARGET_USER, user["user_id"]),
+        meta=meta,
+        outcome=outcome,
+        retention_days=retention_days,
+    )
+
+
 def new_event(
     account_id: str,
     action: str,

@@ -174,11 +174,10 @@ class MfaService:
                 hash_recovery_code(self.keyring, recovery_kid, user["user_id"], c): 1 for c in codes
             },
             recovery_kid=recovery_kid,
-            audit=audit.new_event(
-                user["account_id"],
+            audit=audit.user_event(
+                user,
                 audit.MFA_ENROLLED,
                 actor=principal,
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),
@@ -205,11 +204,10 @@ class MfaService:
                 self.store, self.keyring, checked, totp=totp, recovery_code=recovery
             )
 
-        failure = audit.new_event(
-            user["account_id"],
+        failure = audit.user_event(
+            user,
             audit.MFA_DISABLED,
             actor=principal,
-            target=(audit.TARGET_USER, user["user_id"]),
             meta=meta,
             retention_days=self.settings.audit_retention_days,
             outcome=audit.FAILURE,
@@ -218,11 +216,10 @@ class MfaService:
         self.store.disable_totp(
             user["user_id"],
             nonce=str(user["totp_nonce"]),
-            audit=audit.new_event(
-                user["account_id"],
+            audit=audit.user_event(
+                user,
                 audit.MFA_DISABLED,
                 actor=principal,
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gatekey import audit, clock, metrics, mfa, session_tokens
-from gatekey.audit import Actor, RequestMeta
+from gatekey.audit import RequestMeta
 from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.passwords import verify_password
@@ -208,11 +208,9 @@ class SessionService:
         for user in users:
             audit.record(
                 self.store,
-                audit.new_event(
-                    user["account_id"],
+                audit.user_event(
+                    user,
                     action,
-                    actor=Actor(user["user_id"]),
-                    target=(audit.TARGET_USER, user["user_id"]),
                     meta=meta,
                     retention_days=self.settings.audit_retention_days,
                     outcome=audit.FAILURE,
@@ -268,11 +266,9 @@ class SessionService:
                 "max_expires_at": max_expires_at,
                 "ttl": min(now + self.settings.session_idle_seconds, max_expires_at),
             },
-            audit=audit.new_event(
-                user["account_id"],
+            audit=audit.user_event(
+                user,
                 audit.LOGIN_SUCCESS,
-                actor=Actor(user["user_id"]),
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),
