@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml layers/gatekey/requirements.txt
 	@command -v java >/dev/null || { echo "java (17+) is required for DynamoDB Local" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	touch $@
 
 local/node_modules/.package-lock.json: local/package.json local/package-lock.json

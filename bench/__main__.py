@@ -165,7 +165,7 @@ def measure(endpoint: str) -> dict[str, Any]:
     from gatekey.keys import get_key_service
     from gatekey.principal import Principal
     from gatekey.sessions import get_session_service
-    from gatekey.store import get_lean_store, get_store
+    from gatekey.store import get_lean_store, get_store, item_keys
 
     store = get_store()  # boto3, as the handlers that create the credentials
     lean = get_lean_store()  # gatekey.aws, as the authorizer function
@@ -202,7 +202,7 @@ def measure(endpoint: str) -> dict[str, Any]:
     # The floor reads an item of the same size class as the ones authorization reads.
     key_item = store.get_key_by_handle(user["user_id"], "bench")
     assert key_item is not None
-    key = {"pk": {"S": f"APIKEY#{key_item['key_id']}"}, "sk": {"S": "KEY"}}
+    key = item_keys.wire(item_keys.api_key(key_item["key_id"]))
 
     def get_item() -> None:
         lean.client.get_item(TableName=lean.table, Key=key, ConsistentRead=True)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gatekey import keyring, scopes, settings, store, users
+import gatekey
+from gatekey import scopes, store, users
 from gatekey.principal import SESSION, Principal
 
 PASSWORD = "correct horse battery staple"
@@ -19,11 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def reset_gatekey_caches() -> None:
     """Forget the container-level caches so a changed environment takes effect."""
-    settings.get_settings.cache_clear()
-    store.get_store.cache_clear()
-    store.get_lean_store.cache_clear()
-    keyring._source = None
-    keyring._lean_source = None
+    gatekey.reset_caches()
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@ from gatekey.errors import (
     GatekeyError,
     HandleTaken,
     InvalidToken,
+    ServerError,
     ServiceUnavailable,
     Throttled,
     ValidationFailed,
@@ -43,3 +44,26 @@ def test_throttled_carries_retry_after():
     error = Throttled(retry_after=42)
     assert error.status == 429
     assert error.headers() == {"Retry-After": "42"}
+
+
+def test_one_fields_error_is_the_contracts_entry():
+    error = ValidationFailed.field("account_id", "Give it.", code="required", extra={"a": 1})
+    assert error.body() == {
+        "type": "validation_error",
+        "errors": [
+            {"code": "required", "detail": "Give it.", "attr": "account_id", "extra": {"a": 1}}
+        ],
+    }
+    assert ValidationFailed.field("token", "Bad.").entries[0]["code"] == "invalid"
+
+
+def test_server_error_body_tells_nothing_of_the_cause():
+    assert (ServerError.status, ServerError().body()) == (
+        500,
+        {
+            "type": "server_error",
+            "errors": [
+                {"code": "error", "detail": "A server error occurred.", "attr": None, "extra": None}
+            ],
+        },
+    )

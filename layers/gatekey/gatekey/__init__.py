@@ -1,3 +1,16 @@
 """gatekey: the token logic, store and settings shared by every gatekey function."""
 
 __version__ = "0.1.0"
+
+
+def reset_caches() -> None:
+    """Forgets every container-level cache (settings, stores, keyrings), as a new
+    container would; for tests and the local runtime after the environment changed.
+
+    Imports lazily, so `import gatekey` stays free for the authorizer's cold start.
+    """
+    from gatekey import keyring, settings, store
+
+    settings.reset()
+    store.reset()
+    keyring.reset()

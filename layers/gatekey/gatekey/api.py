@@ -24,7 +24,9 @@ from gatekey.errors import (
     NotAuthenticated,
     NotFound,
     PermissionMisconfigured,
+    ServerError,
     ValidationFailed,
+    error_entry,
 )
 from gatekey.principal import Principal
 
@@ -68,20 +70,7 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
     def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-        return json_response(
-            500,
-            {
-                "type": "server_error",
-                "errors": [
-                    {
-                        "code": "error",
-                        "detail": "A server error occurred.",
-                        "attr": None,
-                        "extra": None,
-                    }
-                ],
-            },
-        )
+        return error_response(ServerError())
 
     return app
 
@@ -140,7 +129,7 @@ def validation_entries(exc: ValidationError) -> list[dict[str, Any]]:
     for error in exc.errors(include_input=False, include_url=False):
         attr = ".".join(str(part) for part in error["loc"]) or None
         code = "required" if error["type"] == "missing" else "invalid"
-        entries.append({"code": code, "detail": error["msg"], "attr": attr, "extra": None})
+        entries.append(error_entry(code, error["msg"], attr))
     return entries
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from gatekey import clock
 from gatekey.errors import ValidationFailed
+from gatekey.store import item_keys
 
 if TYPE_CHECKING:
     from gatekey.principal import Principal
@@ -132,6 +133,27 @@ def _event_id(at_ms: int) -> str:
     return str(uuid.UUID(int=value))
 
 
+def user_event(
+    user: Item,
+    action: str,
+    *,
+    actor: Actor | Principal | None = None,
+    meta: RequestMeta | None = None,
+    outcome: str = SUCCESS,
+    retention_days: int | None = None,
+) -> Item:
+    """An event about a user, in their account; by default the user is also the actor."""
+    return new_event(
+        user["account_id"],
+        action,
+        actor=Actor(user["user_id"]) if actor is None else actor,
+        target=(TARGET_USER, user["user_id"]),
+        meta=meta,
+        outcome=outcome,
+        retention_days=retention_days,
+    )
+
+
 def new_event(
     account_id: str,
     action: str,
@@ -169,8 +191,7 @@ def new_event(
     if actor.key_handle:
         actor_map["key_handle"] = actor.key_handle
     return {
-        "pk": f"AUDIT#{account_id}",
-        "sk": f"{at:012d}#{event_id}",
+        **item_keys.audit_event(account_id, at, event_id),
         "account_id": account_id,
         "id": event_id,
         "at": at,
@@ -238,7 +259,7 @@ def decode_cursor(cursor: str, account_id: str) -> dict[str, str]:
     if (
         not isinstance(data, dict)
         or set(data) != {"pk", "sk"}
-        or data["pk"] != f"AUDIT#{account_id}"
+        or data["pk"] != item_keys.audit_events(account_id)
         or not isinstance(data["sk"], str)
         or not _SORT_KEY.match(data["sk"])
     ):
@@ -262,4 +283,4 @@ def parse_limit(raw: str | None) -> int:
 
 
 def _invalid(attr: str, detail: str) -> ValidationFailed:
-    return ValidationFailed([{"code": "invalid", "detail": detail, "attr": attr, "extra": None}])
+    return ValidationFailed.field(attr, detail)

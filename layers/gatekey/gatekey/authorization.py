@@ -20,6 +20,7 @@ from gatekey import clock, key_tokens, scopes, session_tokens
 from gatekey.errors import InvalidToken, NotAuthenticated
 from gatekey.keyring import Keyring, get_keyring
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
+from gatekey.records import JWT, TOKEN, ApiKey, KeyType, Session, TokenType
 from gatekey.settings import Settings, get_settings
 from gatekey.store import Item, Store, get_lean_store, get_store
 
@@ -143,8 +144,11 @@ class Authorizer:
         token = extract_token(authorization)
         kid = session_kid(token, self.keyring)
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.REFRESH)
-        session = self.store.get_session(claims.session_id)
-        return self._checked_session(session, claims, user_agent, enforce=enforce)
+        item = self.store.get_session(claims.session_id)
+        if item is None:
+            raise InvalidToken()
+        self._checked_session(item, claims, user_agent, enforce=enforce)
+        return item
 
     def _check(
         self,
@@ -168,37 +172,40 @@ class Authorizer:
     ) -> Principal:
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.ACCESS)
         revocation_id = f"access:{claims.token_id}"
-        session = self.store.get_session(claims.session_id)
-        session = self._checked_session(session, claims, user_agent, enforce=enforce)
-        self._refuse_if_revoked(session, revocation_id)
+        item = self.store.get_session(claims.session_id)
+        session = self._checked_session(item, claims, user_agent, enforce=enforce)
+        self._refuse_if_revoked(session.revoked_until, revocation_id)
         return Principal(
-            user_id=session["user_id"],
-            account_id=session["account_id"],
-            email=session["email"],
-            role=session["role"],
-            is_bot=bool(session.get("is_bot", False)),
+            user_id=session.user_id,
+            account_id=session.account_id,
+            email=session.email,
+            role=session.role,
+            is_bot=session.is_bot,
             token_type=SESSION,
             token_expires_at=claims.expires_at,
-            session_id=session["session_id"],
+            session_id=session.session_id,
             token_id=revocation_id,
             scopes=scopes.SESSION_SCOPES,
         )
 
     def _checked_session(
         self,
-        session: Item | None,
+        item: Item | None,
         claims: session_tokens.SessionClaims,
         user_agent: str | None,
         *,
         enforce: bool,
-    ) -> Item:
+    ) -> Session:
         """Enforces the session's owner, User-Agent binding and (by touching) idle expiry."""
-        if session is None or session["user_id"] != claims.user_id or session.get("disabled"):
+        if item is None:
+            raise InvalidToken()
+        session = Session.from_item(item)
+        if session.user_id != claims.user_id or session.disabled:
             raise InvalidToken()
         if not enforce:
             return session
         if self.settings.bind_user_agent and not hmac.compare_digest(
-            session.get("user_agent", "").encode(), (user_agent or "").encode()
+            session.user_agent.encode(), (user_agent or "").encode()
         ):
             # A token replayed from another client: end the session for everyone.
             self.store.delete_session(claims.session_id)
@@ -206,27 +213,27 @@ class Authorizer:
         self._touch_session(session)
         return session
 
-    def _touch_session(self, session: Item) -> None:
+    def _touch_session(self, session: Session) -> None:
         """Slides the idle expiry; never less often than twice per idle period, so a
         session in use cannot expire because its touches were throttled."""
         now = clock.now()
         interval = min(
             self.settings.touch_interval_seconds, self.settings.session_idle_seconds // 2
         )
-        if now - int(session["last_used_at"]) < interval:
+        if now - session.last_used_at < interval:
             return
-        ttl = min(now + self.settings.session_idle_seconds, int(session["max_expires_at"]))
-        if not self.store.touch_session(session["session_id"], at=now, ttl=ttl):
+        ttl = min(now + self.settings.session_idle_seconds, session.max_expires_at)
+        if not self.store.touch_session(session.session_id, at=now, ttl=ttl):
             raise InvalidToken()
 
     def _authorize_api_key(self, token: str, *, enforce: bool) -> Principal:
         claims = key_tokens.parse_token(self.keyring, token)
-        key = self._live_key(self.store.get_key(claims.key_id), "token")
-        if (claims.version, claims.secret_kid) not in self._valid_versions(key):
+        key = self._live_key(self.store.get_key(claims.key_id), TOKEN)
+        if (claims.version, claims.secret_kid) not in key.valid_versions(clock.now()):
             raise InvalidToken()
         if enforce:
             self._touch_key(key)
-        return self._key_principal(key, API_KEY, key.get("expires_at"), key["key_id"])
+        return self._key_principal(key, API_KEY, key.expires_at, key.key_id)
 
     def _authorize_client_jwt(self, token: str, kid: str, *, enforce: bool) -> Principal:
         """A JWT the client signed (HS256 only) with the secret of one of its `jwt` keys."""
@@ -234,23 +241,23 @@ class Authorizer:
             key_id = str(uuid.UUID(kid))
         except ValueError:
             raise InvalidToken() from None
-        key = self._live_key(self.store.get_key(key_id), "jwt")
+        key = self._live_key(self.store.get_key(key_id), JWT)
         claims = self._verify_client_jwt(token, key)
         revocation_id = client_jwt_revocation_id(key_id, token, claims)
-        self._refuse_if_revoked(key, revocation_id)
+        self._refuse_if_revoked(key.revoked_until, revocation_id)
         if enforce:
             self._touch_key(key)
         expires_at = int(claims["exp"])
-        if key.get("expires_at") is not None:
-            expires_at = min(expires_at, int(key["expires_at"]))
+        if key.expires_at is not None:
+            expires_at = min(expires_at, key.expires_at)
         return self._key_principal(key, CLIENT_JWT, expires_at, revocation_id)
 
-    def _verify_client_jwt(self, token: str, key: Item) -> dict[str, Any]:
+    def _verify_client_jwt(self, token: str, key: ApiKey) -> dict[str, Any]:
         import jwt  # deferred: PyJWT's import costs ~30 ms of cold start that API keys never need
 
-        for version, secret_kid in self._valid_versions(key):
+        for version, secret_kid in key.valid_versions(clock.now()):
             secret = key_tokens.make_client_secret(
-                self.keyring, key_id=key["key_id"], version=version, secret_kid=secret_kid
+                self.keyring, key_id=key.key_id, version=version, secret_kid=secret_kid
             )
             try:
                 claims: dict[str, Any] = jwt.decode(
@@ -265,51 +272,40 @@ class Authorizer:
             return claims
         raise InvalidToken()
 
-    def _refuse_if_revoked(self, parent: Item, revocation_id: str) -> None:
+    def _refuse_if_revoked(self, revoked_until: int | None, revocation_id: str) -> None:
         """A second read only for a session or key that has live revocations."""
-        if int(parent.get("revoked_until") or 0) > clock.now() and self.store.is_revoked(
-            revocation_id
-        ):
+        if (revoked_until or 0) > clock.now() and self.store.is_revoked(revocation_id):
             raise InvalidToken()
 
     @staticmethod
-    def _live_key(key: Item | None, key_type: str) -> Item:
-        if key is None or key["type"] != key_type or key.get("disabled"):
+    def _live_key(item: Item | None, key_type: KeyType) -> ApiKey:
+        if item is None or item["type"] != key_type:
             raise InvalidToken()
-        expires_at = key.get("expires_at")
-        if expires_at is not None and int(expires_at) <= clock.now():
+        key = ApiKey.from_item(item)
+        if key.disabled or key.is_expired(clock.now()):
             raise InvalidToken()
         return key
 
-    @staticmethod
-    def _valid_versions(key: Item) -> list[tuple[int, str]]:
-        """The current version, and the previous one while its rotation grace lasts."""
-        versions = [(int(key["version"]), str(key["secret_kid"]))]
-        previous_until = key.get("previous_valid_until")
-        if previous_until is not None and int(previous_until) > clock.now():
-            versions.append((int(key["previous_version"]), str(key["previous_secret_kid"])))
-        return versions
-
-    def _touch_key(self, key: Item) -> None:
+    def _touch_key(self, key: ApiKey) -> None:
         now = clock.now()
-        if now - int(key.get("last_used_at") or 0) >= self.settings.touch_interval_seconds:
-            self.store.touch_key(key["key_id"], at=now)
+        if now - (key.last_used_at or 0) >= self.settings.touch_interval_seconds:
+            self.store.touch_key(key.key_id, at=now)
 
     @staticmethod
     def _key_principal(
-        key: Item, token_type: str, expires_at: int | None, token_id: str | None
+        key: ApiKey, token_type: TokenType, expires_at: int | None, token_id: str | None
     ) -> Principal:
         return Principal(
-            user_id=key["user_id"],
-            account_id=key["account_id"],
-            email=key.get("email", ""),
-            role=key["role"],
-            is_bot=bool(key.get("is_bot", False)),
+            user_id=key.user_id,
+            account_id=key.account_id,
+            email=key.email,
+            role=key.role,
+            is_bot=key.is_bot,
             token_type=token_type,
             token_expires_at=expires_at,
-            key_handle=key["handle"],
+            key_handle=key.handle,
             token_id=token_id,
-            scopes=tuple(key.get("scopes") or scopes.DEFAULT_SCOPES),
+            scopes=key.scopes or scopes.DEFAULT_SCOPES,
         )
 
 

@@ -19,6 +19,10 @@ callables in `before_send` get `(service, operation, params)`, e.g.
 returns `{"status": int, "body": bytes, "headers": dict}` answers instead of AWS, and
 that answer is parsed like a real one: a 400 with an `AccessDeniedException` body
 raises the same `ClientError` AWS would cause. `None` lets the request go on.
+
+One module of ~570 lines, on purpose: signing, credentials, retries and response parsing
+are one small client that mirrors botocore piece by piece (tests/unit/test_aws.py checks
+them against botocore together), and the authorizer imports it whole at cold start.
 """
 
 from __future__ import annotations

@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def error_entry(
+    code: str, detail: str, attr: str | None = None, extra: Any = None
+) -> dict[str, Any]:
+    """One entry of an error body's `errors` list; the only place that spells one."""
+    return {"code": code, "detail": detail, "attr": attr, "extra": extra}
+
+
 class GatekeyError(Exception):
     """Root of every error gatekey reports to a client."""
 
@@ -26,7 +33,7 @@ class GatekeyError(Exception):
         super().__init__(self.detail)
 
     def entry(self) -> dict[str, Any]:
-        return {"code": self.code, "detail": self.detail, "attr": self.attr, "extra": self.extra}
+        return error_entry(self.code, self.detail, self.attr, self.extra)
 
     def body(self) -> dict[str, Any]:
         return {"type": self.error_type, "errors": [self.entry()]}
@@ -49,6 +56,13 @@ class ValidationFailed(GatekeyError):
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         self.entries = entries
         super().__init__(entries[0]["detail"] if entries else None)
+
+    @classmethod
+    def field(
+        cls, attr: str, detail: str, *, code: str = "invalid", extra: Any = None
+    ) -> ValidationFailed:
+        """One field's error (`code` `invalid`, `required`, `password_too_short`...)."""
+        return cls([error_entry(code, detail, attr, extra)])
 
     def body(self) -> dict[str, Any]:
         return {"type": self.error_type, "errors": self.entries}
@@ -137,6 +151,15 @@ class Throttled(GatekeyError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ServerError(GatekeyError):
+    """An error of ours nobody foresaw: the 500 body, which tells nothing of the cause."""
+
+    status = 500
+    code = "error"
+    error_type = "server_error"
+    default_detail = "A server error occurred."
 
 
 class ServiceUnavailable(GatekeyError):

@@ -157,3 +157,9 @@ def get_keyring(*, lean: bool = False) -> Keyring:
         else:
             _source = source
     return source.get()
+
+
+def reset() -> None:
+    """Forgets both keyrings, so the next `get_keyring()` reads the secret again."""
+    global _source, _lean_source
+    _source = _lean_source = None

@@ -10,10 +10,10 @@ from gatekey import audit, clock, key_tokens, scopes
 from gatekey.errors import NotFound, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.principal import SESSION, Principal
+from gatekey.records import JWT, TOKEN, ApiKey, KeyType
 from gatekey.store import Item, Store
 
-TOKEN = "token"
-JWT = "jwt"
+__all__ = ["JWT", "TOKEN", "KeyService", "key_scopes", "key_view", "new_key", "resolve_expiry"]
 DAY = 86_400
 
 
@@ -34,7 +34,7 @@ def key_view(key: Item, keyring: Keyring | None = None) -> dict[str, Any]:
     if keyring is not None:
         credentials = {
             "key_id": key["key_id"],
-            "version": int(key["version"]),
+            "version": key["version"],  # an int: the store reads integral numbers as ints
             "secret_kid": key["secret_kid"],
         }
         if key["type"] == JWT:
@@ -55,7 +55,7 @@ def new_key(
     *,
     handle: str,
     alias: str | None,
-    key_type: str,
+    key_type: KeyType,
     expires_at: int | None,
     key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
 ) -> Item:
@@ -83,16 +83,7 @@ def new_key(
 def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int | None:
     """The expiry fixed at creation: an ISO timestamp in the future, or a number of days."""
     if expires_at is not None and expires_in_days is not None:
-        raise ValidationFailed(
-            [
-                {
-                    "code": "invalid",
-                    "detail": "Give expires_at or expires_in_days, not both.",
-                    "attr": "expires_at",
-                    "extra": None,
-                }
-            ]
-        )
+        raise ValidationFailed.field("expires_at", "Give expires_at or expires_in_days, not both.")
     if expires_in_days is not None:
         return clock.now() + expires_in_days * DAY
     if expires_at is None:
@@ -102,15 +93,8 @@ def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int |
     except ValueError:
         epoch = None
     if epoch is None or epoch <= clock.now():
-        raise ValidationFailed(
-            [
-                {
-                    "code": "invalid",
-                    "detail": "expires_at must be an ISO 8601 timestamp in the future.",
-                    "attr": "expires_at",
-                    "extra": None,
-                }
-            ]
+        raise ValidationFailed.field(
+            "expires_at", "expires_at must be an ISO 8601 timestamp in the future."
         )
     return epoch
 
@@ -126,7 +110,7 @@ class KeyService:
         *,
         handle: str,
         alias: str | None,
-        key_type: str,
+        key_type: KeyType,
         expires_at: int | None,
         key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
         meta: audit.RequestMeta | None = None,
@@ -194,20 +178,19 @@ class KeyService:
 
     def rotate_key(self, key: Item, grace_seconds: int, *, audit: Item | None = None) -> Item:
         """A new version; the old one works until min(now + grace, the key's expiry)."""
+        record = ApiKey.from_item(key)
         now = clock.now()
         valid_until = now + grace_seconds
-        if key.get("expires_at") is not None:
-            valid_until = min(valid_until, int(key["expires_at"]))
+        if record.expires_at is not None:
+            valid_until = min(valid_until, record.expires_at)
         changes: Item = {
-            "version": int(key["version"]) + 1,
+            "version": record.version + 1,
             "secret_kid": self.keyring.current_kid,
-            "previous_version": int(key["version"]),
-            "previous_secret_kid": key["secret_kid"],
+            "previous_version": record.version,
+            "previous_secret_kid": record.secret_kid,
             "previous_valid_until": valid_until if grace_seconds > 0 else now,
         }
-        return self.store.update_key(
-            key, changes, expected_version=int(key["version"]), audit=audit
-        )
+        return self.store.update_key(key, changes, expected_version=record.version, audit=audit)
 
     def _owned(self, owner: Principal, handle: str) -> Item:
         """The caller's key by handle; another user's key is simply not found."""
@@ -238,7 +221,7 @@ def _refuse_escalation(
             "A key cannot hold scopes the credential managing it lacks.", attr="scopes"
         )
     limit = caller.token_expires_at
-    if limit is not None and (expires_at is None or int(expires_at) > limit):
+    if limit is not None and (expires_at is None or expires_at > limit):
         raise PermissionDenied(
             "A key cannot outlive the credential managing it.", attr="expires_at"
         )

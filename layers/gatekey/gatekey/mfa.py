@@ -160,15 +160,8 @@ class MfaService:
         secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
         step = matching_step(secret, code, clock.now())
         if step is None:
-            raise ValidationFailed(
-                [
-                    {
-                        "code": "invalid",
-                        "detail": "This code is wrong or expired; enter the current one.",
-                        "attr": "code",
-                        "extra": None,
-                    }
-                ]
+            raise ValidationFailed.field(
+                "code", "This code is wrong or expired; enter the current one."
             )
         codes = new_recovery_codes()
         recovery_kid = self.keyring.current_kid
@@ -181,11 +174,10 @@ class MfaService:
                 hash_recovery_code(self.keyring, recovery_kid, user["user_id"], c): 1 for c in codes
             },
             recovery_kid=recovery_kid,
-            audit=audit.new_event(
-                user["account_id"],
+            audit=audit.user_event(
+                user,
                 audit.MFA_ENROLLED,
                 actor=principal,
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),
@@ -212,11 +204,10 @@ class MfaService:
                 self.store, self.keyring, checked, totp=totp, recovery_code=recovery
             )
 
-        failure = audit.new_event(
-            user["account_id"],
+        failure = audit.user_event(
+            user,
             audit.MFA_DISABLED,
             actor=principal,
-            target=(audit.TARGET_USER, user["user_id"]),
             meta=meta,
             retention_days=self.settings.audit_retention_days,
             outcome=audit.FAILURE,
@@ -225,11 +216,10 @@ class MfaService:
         self.store.disable_totp(
             user["user_id"],
             nonce=str(user["totp_nonce"]),
-            audit=audit.new_event(
-                user["account_id"],
+            audit=audit.user_event(
+                user,
                 audit.MFA_DISABLED,
                 actor=principal,
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gatekey import scopes as scope_rules
+from gatekey.records import KeyType
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -46,7 +47,7 @@ class CreateKeyRequest(BaseModel):
 
     handle: str = Field(pattern=HANDLE_PATTERN)
     alias: str | None = Field(default=None, max_length=128)
-    type: Literal["token", "jwt"] = "token"
+    type: KeyType = "token"
     expires_at: str | None = Field(default=None, max_length=64)
     expires_in_days: int | None = Field(default=None, ge=1, le=36_500)
     scopes: list[str] | None = scopes_field()

@@ -71,7 +71,7 @@ def check_password_rule(password: str, email: str | None) -> None:
 
 
 def _refuse(code: str, detail: str) -> None:
-    raise ValidationFailed([{"code": code, "detail": detail, "attr": "password", "extra": None}])
+    raise ValidationFailed.field("password", detail, code=code)
 
 
 @lru_cache(maxsize=1)

@@ -7,10 +7,11 @@ from typing import Any
 
 from gatekey import scopes as scope_rules
 from gatekey.errors import PermissionDenied
+from gatekey.records import TokenType
 
-SESSION = "session"
-API_KEY = "api_key"
-CLIENT_JWT = "client_jwt"
+SESSION = TokenType.SESSION
+API_KEY = TokenType.API_KEY
+CLIENT_JWT = TokenType.CLIENT_JWT
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Principal:
     email: str
     role: str
     is_bot: bool
-    token_type: str
+    token_type: TokenType
     token_expires_at: int | None = None
     key_handle: str | None = None
     session_id: str | None = None
@@ -73,7 +74,7 @@ class Principal:
             email=str(context["email"]),
             role=str(context["role"]),
             is_bot=str(context.get("is_bot")).lower() == "true",
-            token_type=str(context["token_type"]),
+            token_type=TokenType(str(context["token_type"])),
             token_expires_at=int(expires) if expires else None,
             key_handle=text("key_handle"),
             session_id=text("session_id"),

@@ -157,15 +157,8 @@ def send_set_password(store: Store, user: Item, *, console_url: str) -> bool:
 
 
 def _invalid_token() -> ValidationFailed:
-    return ValidationFailed(
-        [
-            {
-                "code": "invalid",
-                "detail": "This link is invalid, expired or already used; ask for a new one.",
-                "attr": "token",
-                "extra": None,
-            }
-        ]
+    return ValidationFailed.field(
+        "token", "This link is invalid, expired or already used; ask for a new one."
     )
 
 
@@ -212,11 +205,10 @@ class PasswordService:
                 )
             )
         for user in users:
-            event = audit.new_event(
-                user["account_id"],
+            event = audit.user_event(
+                user,
                 audit.PASSWORD_RESET_REQUESTED,
                 actor=Actor(None),
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             )
@@ -241,11 +233,9 @@ class PasswordService:
         ):
             raise _invalid_token()
         check_password_rule(new_password, user.get("email"))
-        event = audit.new_event(
-            user["account_id"],
+        event = audit.user_event(
+            user,
             audit.PASSWORD_RESET,
-            actor=Actor(user["user_id"]),
-            target=(audit.TARGET_USER, user["user_id"]),
             meta=meta,
             retention_days=self.settings.audit_retention_days,
         )
@@ -274,11 +264,10 @@ class PasswordService:
         user = get_user(self.store, principal.user_id)
 
         def event(outcome: str) -> Item:
-            return audit.new_event(
-                user["account_id"],
+            return audit.user_event(
+                user,
                 audit.PASSWORD_CHANGED,
                 actor=principal,
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
                 outcome=outcome,

@@ -13,6 +13,7 @@ from gatekey import audit, clock, scopes
 from gatekey.authorization import Authorizer
 from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
 from gatekey.principal import API_KEY, SESSION, Principal
+from gatekey.records import ApiKey, Session
 from gatekey.store import Item, Store
 
 
@@ -46,11 +47,12 @@ class RevocationService:
         """
         actor = actor or principal
         if principal.token_type == API_KEY:
-            key = self.store.get_key(str(principal.token_id))
-            if key is not None:
-                event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key["handle"], meta)
+            item = self.store.get_key(str(principal.token_id))
+            if item is not None:
+                handle = ApiKey.from_item(item).handle
+                event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, handle, meta)
                 with contextlib.suppress(NotFound):  # revoked meanwhile: nothing left to do
-                    self.store.delete_key(key, audit=event)
+                    self.store.delete_key(item, audit=event)
             return
         if principal.token_id is None or principal.token_expires_at is None:
             raise BadRequest("This token cannot be revoked; delete its key instead.")
@@ -65,14 +67,15 @@ class RevocationService:
                 audit=_event(actor, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta),
             )
             return
-        key = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
-        if key is not None:  # a deleted key's JWTs are dead already
+        item = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
+        if item is not None:  # a deleted key's JWTs are dead already
+            key = ApiKey.from_item(item)
             self.store.revoke_client_jwt(
                 principal.token_id,
-                key_id=key["key_id"],
+                key_id=key.key_id,
                 user_id=principal.user_id,
                 expires_at=expires_at,
-                audit=_event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key["handle"], meta),
+                audit=_event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key.handle, meta),
             )
 
     def revoke_given(
@@ -91,11 +94,12 @@ class RevocationService:
         self, caller: Principal, token: str, meta: audit.RequestMeta | None
     ) -> None:
         try:
-            session = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
+            item = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
         except (InvalidToken, NotAuthenticated):
             return
-        if session["user_id"] == caller.user_id:
-            session_id = session["session_id"]
+        session = Session.from_item(item)
+        if session.user_id == caller.user_id:
+            session_id = session.session_id
             event = _event(caller, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta)
             with contextlib.suppress(NotFound):  # ended meanwhile
                 self.store.delete_session(session_id, audit=event)
@@ -103,17 +107,18 @@ class RevocationService:
     def list_sessions(self, principal: Principal) -> dict[str, Any]:
         principal.require(scopes.SESSIONS)
         sessions = sorted(
-            self.store.list_sessions(principal.user_id), key=lambda s: s["created_at"]
+            map(Session.from_item, self.store.list_sessions(principal.user_id)),
+            key=lambda session: session.created_at,
         )
         return {
             "sessions": [
                 {
-                    "id": session["session_id"],
-                    "user_agent": session.get("user_agent", ""),
-                    "created_at": clock.iso(session["created_at"]),
-                    "last_used_at": clock.iso(session["last_used_at"]),
-                    "expires_at": clock.iso(session["ttl"]),
-                    "current": session["session_id"] == principal.session_id,
+                    "id": session.session_id,
+                    "user_agent": session.user_agent,
+                    "created_at": clock.iso(session.created_at),
+                    "last_used_at": clock.iso(session.last_used_at),
+                    "expires_at": clock.iso(session.ttl),
+                    "current": session.session_id == principal.session_id,
                 }
                 for session in sessions
             ]
@@ -123,8 +128,8 @@ class RevocationService:
         self, principal: Principal, session_id: str, meta: audit.RequestMeta | None = None
     ) -> None:
         principal.require(scopes.SESSIONS)
-        session = self.store.get_session(session_id)
-        if session is None or session["user_id"] != principal.user_id:
+        item = self.store.get_session(session_id)
+        if item is None or Session.from_item(item).user_id != principal.user_id:
             raise NotFound()
         event = _event(principal, audit.SESSION_ENDED, audit.TARGET_SESSION, session_id, meta)
         self.store.delete_session(session_id, audit=event)

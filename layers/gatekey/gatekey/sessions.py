@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from gatekey import audit, clock, metrics, mfa, session_tokens
-from gatekey.audit import Actor, RequestMeta
+from gatekey.audit import RequestMeta
 from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.passwords import verify_password
+from gatekey.records import Session
 from gatekey.settings import Settings
 from gatekey.store import Item, Store
 from gatekey.users import normalize_email, public_user
@@ -100,15 +101,11 @@ class SessionService:
             raise InvalidCredentials()
         if len(matched) > 1:
             self.store.clear_login_failures(email)
-            raise ValidationFailed(
-                [
-                    {
-                        "code": "required",
-                        "detail": "This email belongs to several accounts: give account_id.",
-                        "attr": "account_id",
-                        "extra": {"account_ids": sorted(user["account_id"] for user in matched)},
-                    }
-                ]
+            raise ValidationFailed.field(
+                "account_id",
+                "This email belongs to several accounts: give account_id.",
+                code="required",
+                extra={"account_ids": sorted(user["account_id"] for user in matched)},
             )
         user = matched[0]
         if mfa.is_enabled(user):
@@ -118,11 +115,11 @@ class SessionService:
         access_token, expires_in = self._access_token(session, now)
         refresh_token = session_tokens.issue(
             self.keyring,
-            user_id=user["user_id"],
-            session_id=session["session_id"],
+            user_id=session.user_id,
+            session_id=session.session_id,
             token_use=session_tokens.REFRESH,
             issued_at=now,
-            expires_at=int(session["max_expires_at"]),
+            expires_at=session.max_expires_at,
         )
         return {
             "login": True,
@@ -212,11 +209,9 @@ class SessionService:
         for user in users:
             audit.record(
                 self.store,
-                audit.new_event(
-                    user["account_id"],
+                audit.user_event(
+                    user,
                     action,
-                    actor=Actor(user["user_id"]),
-                    target=(audit.TARGET_USER, user["user_id"]),
                     meta=meta,
                     retention_days=self.settings.audit_retention_days,
                     outcome=audit.FAILURE,
@@ -225,7 +220,7 @@ class SessionService:
 
     def refresh(self, session: Item) -> dict[str, Any]:
         """A new access token for a live session (checked by the authorization module)."""
-        access_token, expires_in = self._access_token(session, clock.now())
+        access_token, expires_in = self._access_token(Session.from_item(session), clock.now())
         return {"access_token": access_token, "expires_in": expires_in}
 
     def _reserve_attempt(self, email: str, now: int) -> Item:
@@ -254,40 +249,40 @@ class SessionService:
 
     def _open_session(
         self, user: Item, user_agent: str | None, now: int, meta: RequestMeta | None = None
-    ) -> Item:
+    ) -> Session:
         """The session, the user's `last_login_at` and the `login.success` event, together."""
         max_expires_at = now + self.settings.session_max_seconds
-        return self.store.open_session(
-            {
-                "session_id": str(uuid.uuid4()),
-                "user_id": user["user_id"],
-                "account_id": user["account_id"],
-                "email": user["email"],
-                "role": user["role"],
-                "is_bot": bool(user.get("is_bot", False)),
-                "disabled": bool(user.get("disabled", False)),
-                "user_agent": user_agent or "",
-                "created_at": now,
-                "last_used_at": now,
-                "max_expires_at": max_expires_at,
-                "ttl": min(now + self.settings.session_idle_seconds, max_expires_at),
-            },
-            audit=audit.new_event(
-                user["account_id"],
+        session = Session(
+            session_id=str(uuid.uuid4()),
+            user_id=user["user_id"],
+            account_id=user["account_id"],
+            email=user["email"],
+            role=user["role"],
+            is_bot=bool(user.get("is_bot", False)),
+            disabled=bool(user.get("disabled", False)),
+            user_agent=user_agent or "",
+            created_at=now,
+            last_used_at=now,
+            max_expires_at=max_expires_at,
+            ttl=min(now + self.settings.session_idle_seconds, max_expires_at),
+        )
+        self.store.open_session(
+            session.to_item(),
+            audit=audit.user_event(
+                user,
                 audit.LOGIN_SUCCESS,
-                actor=Actor(user["user_id"]),
-                target=(audit.TARGET_USER, user["user_id"]),
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             ),
         )
+        return session
 
-    def _access_token(self, session: Item, now: int) -> tuple[str, int]:
-        expires_at = min(now + self.settings.access_token_seconds, int(session["max_expires_at"]))
+    def _access_token(self, session: Session, now: int) -> tuple[str, int]:
+        expires_at = min(now + self.settings.access_token_seconds, session.max_expires_at)
         token = session_tokens.issue(
             self.keyring,
-            user_id=session["user_id"],
-            session_id=session["session_id"],
+            user_id=session.user_id,
+            session_id=session.session_id,
             token_use=session_tokens.ACCESS,
             issued_at=now,
             expires_at=expires_at,

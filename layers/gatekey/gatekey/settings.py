@@ -132,5 +132,10 @@ def _seconds(env: dict[str, str], name: str, default: int, *, minimum: int) -> i
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The container's settings; tests that change the environment call `cache_clear()`."""
+    """The container's settings, read once; `gatekey.reset_caches()` forgets them."""
     return Settings.from_environ()
+
+
+def reset() -> None:
+    """Forgets the settings, so the next `get_settings()` reads the environment again."""
+    get_settings.cache_clear()

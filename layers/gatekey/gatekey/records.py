@@ -1,0 +1,187 @@
+"""Typed records of the table's items: `Session`, `ApiKey`, `User`.
+
+Frozen dataclasses rather than pydantic models: the authorizer imports this module,
+and pydantic's import would cost its cold start (`make bench`). `from_item` reads an
+item as the store returns it (attributes it does not know, such as `pk` or `gsi1pk`,
+are ignored; numbers become ints); `to_item` gives the attributes back under the same
+names, for the store to add its keys to (None attributes are not written). Absent
+flags read as False and are written back as false, which every reader treats alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any, Literal, Self, cast
+
+KeyType = Literal["token", "jwt"]
+TOKEN: KeyType = "token"
+JWT: KeyType = "jwt"
+KEY_TYPES: tuple[KeyType, ...] = (TOKEN, JWT)
+
+
+class TokenType(StrEnum):
+    """What kind of credential a principal presented (the context's `token_type`)."""
+
+    SESSION = "session"
+    API_KEY = "api_key"
+    CLIENT_JWT = "client_jwt"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class _Record:
+    """`to_item` for the dataclasses below: every field under its own name."""
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {}
+        for spec in fields(cast(Any, self)):
+            value = getattr(self, spec.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            item[spec.name] = value
+        return item
+
+
+@dataclass(frozen=True)
+class Session(_Record):
+    """A login: the user's role and flags are copied here, so one read authorizes."""
+
+    session_id: str
+    user_id: str
+    account_id: str
+    email: str
+    role: str
+    created_at: int
+    last_used_at: int
+    max_expires_at: int
+    ttl: int
+    is_bot: bool = False
+    disabled: bool = False
+    user_agent: str = ""
+    revoked_until: int | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        return cls(
+            session_id=str(item["session_id"]),
+            user_id=str(item["user_id"]),
+            account_id=str(item["account_id"]),
+            email=str(item["email"]),
+            role=str(item["role"]),
+            created_at=int(item["created_at"]),
+            last_used_at=int(item["last_used_at"]),
+            max_expires_at=int(item["max_expires_at"]),
+            ttl=int(item["ttl"]),
+            is_bot=bool(item.get("is_bot", False)),
+            disabled=bool(item.get("disabled", False)),
+            user_agent=str(item.get("user_agent", "")),
+            revoked_until=_int(item.get("revoked_until")),
+        )
+
+
+@dataclass(frozen=True)
+class ApiKey(_Record):
+    """An API key (`token`) or a client-JWT key (`jwt`), with its rotation state."""
+
+    key_id: str
+    user_id: str
+    account_id: str
+    role: str
+    handle: str
+    type: KeyType
+    created_at: int
+    version: int
+    secret_kid: str
+    email: str = ""
+    is_bot: bool = False
+    disabled: bool = False
+    alias: str | None = None
+    expires_at: int | None = None
+    last_used_at: int | None = None
+    scopes: tuple[str, ...] = field(default=())
+    previous_version: int | None = None
+    previous_secret_kid: str | None = None
+    previous_valid_until: int | None = None
+    revoked_until: int | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        key_type = item["type"]
+        if key_type not in KEY_TYPES:
+            raise ValueError(f"unknown key type {key_type!r}")
+        previous_kid = item.get("previous_secret_kid")
+        return cls(
+            key_id=str(item["key_id"]),
+            user_id=str(item["user_id"]),
+            account_id=str(item["account_id"]),
+            role=str(item["role"]),
+            handle=str(item["handle"]),
+            type=key_type,
+            created_at=int(item["created_at"]),
+            version=int(item["version"]),
+            secret_kid=str(item["secret_kid"]),
+            email=str(item.get("email") or ""),
+            is_bot=bool(item.get("is_bot", False)),
+            disabled=bool(item.get("disabled", False)),
+            alias=item.get("alias"),
+            expires_at=_int(item.get("expires_at")),
+            last_used_at=_int(item.get("last_used_at")),
+            scopes=tuple(item.get("scopes") or ()),
+            previous_version=_int(item.get("previous_version")),
+            previous_secret_kid=None if previous_kid is None else str(previous_kid),
+            previous_valid_until=_int(item.get("previous_valid_until")),
+            revoked_until=_int(item.get("revoked_until")),
+        )
+
+    def valid_versions(self, now: int) -> list[tuple[int, str]]:
+        """The current version, and the previous one while its rotation grace lasts."""
+        versions = [(self.version, self.secret_kid)]
+        if (
+            self.previous_valid_until is not None
+            and self.previous_valid_until > now
+            and self.previous_version is not None
+            and self.previous_secret_kid is not None
+        ):
+            versions.append((self.previous_version, self.previous_secret_kid))
+        return versions
+
+    def is_expired(self, now: int) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True)
+class User(_Record):
+    """A person or a bot (`is_bot`: no email, no password) of one account."""
+
+    user_id: str
+    account_id: str
+    role: str
+    created_at: int
+    email: str | None = None
+    is_bot: bool = False
+    disabled: bool = False
+    password_hash: str | None = None
+    password_version: int | None = None
+    password_changed_at: int | None = None
+    last_login_at: int | None = None
+    mfa_enabled: bool = False
+    mfa_enabled_at: int | None = None
+    totp_nonce: str | None = None
+    totp_kid: str | None = None
+    totp_last_step: int | None = None
+    totp_pending_nonce: str | None = None
+    totp_pending_kid: str | None = None
+    totp_pending_at: int | None = None
+    recovery_codes: dict[str, int] | None = None
+    recovery_kid: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        names = {spec.name for spec in fields(cls)}
+        values = {name: value for name, value in item.items() if name in names}
+        for flag in ("is_bot", "disabled", "mfa_enabled"):
+            values[flag] = bool(values.get(flag, False))
+        return cls(**values)

@@ -1,0 +1,108 @@
+"""Accounts and users: the account item, the user item, its email claim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gatekey import clock
+from gatekey.errors import EmailTaken, NotFound
+from gatekey.store import item_keys
+from gatekey.store.base import Action, StoreBase
+from gatekey.store.serialization import Item, values
+
+
+class Users(StoreBase):
+    def put_account(self, account_id: str, name: str) -> Item:
+        item = {
+            **item_keys.account(account_id),
+            "account_id": account_id,
+            "name": name,
+            "created_at": clock.now(),
+        }
+        self._put(item, must_not_exist=True)
+        return item
+
+    def get_account(self, account_id: str) -> Item | None:
+        return self._get(item_keys.account(account_id))
+
+    def get_user(self, user_id: str) -> Item | None:
+        return self._get(item_keys.user(user_id))
+
+    def list_account_users(self, account_id: str) -> list[Item]:
+        return self._query_index(item_keys.account_users(account_id))
+
+    def find_user_ids_by_email(self, email: str) -> dict[str, str]:
+        """Account id -> user id for every account that has a user with this email."""
+        claims = self._query_partition(item_keys.email_claims(email))
+        return {item_keys.account_of_email_claim(c["sk"]): c["user_id"] for c in claims}
+
+    def _user_actions(self, user: Item) -> tuple[Item, list[Action]]:
+        """The user item, its email claim (bots have none) and the account-exists check."""
+        user_id, account_id = user["user_id"], user["account_id"]
+        item = {
+            **user,
+            **item_keys.user(user_id),
+            **item_keys.user_index(user_id, account_id),
+        }
+        account_exists = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": item_keys.wire(item_keys.account(account_id)),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        }
+        actions = [account_exists, self._put_action(item)]
+        if user.get("email"):
+            claim = {**item_keys.email_claim(user["email"], account_id), "user_id": user_id}
+            actions.append(self._put_action(claim))
+        return item, actions
+
+    def _user_delete_actions(self, user: Item) -> list[Action]:
+        actions = [self._delete_action(item_keys.user(user["user_id"]))]
+        if user.get("email"):
+            actions.append(
+                self._delete_action(item_keys.email_claim(user["email"], user["account_id"]))
+            )
+        return actions
+
+    def create_user(self, user: Item, *, audit: Item | None = None) -> Item:
+        """Writes the user and its email claim in one transaction (email unique per account)."""
+        item, actions = self._user_actions(user)
+        codes = self._transact_audited(actions, audit)
+        if codes:
+            if codes[0] == "ConditionalCheckFailed":
+                raise NotFound("No such account.", attr="account_id")
+            raise EmailTaken(attr="email")
+        return item
+
+    def _user_update(
+        self,
+        user_id: str,
+        expression: str,
+        condition: str | None,
+        expression_values: Item | None = None,
+        names: dict[str, str] | None = None,
+    ) -> Action:
+        """A transaction's Update of a user item that still exists."""
+        params = self._update_params(
+            item_keys.user(user_id), expression, condition, expression_values, names
+        )
+        return {"Update": params}
+
+    def enabled_admin_check(self, user_id: str) -> dict[str, Any]:
+        """A transaction condition: `user_id` is still an enabled admin when it commits.
+
+        Demoting, disabling or deleting an admin carries this check on ANOTHER enabled
+        admin; DynamoDB serializes transactions that touch the same items, so two admins
+        demoting each other at once cannot both succeed (the last-admin rule).
+        """
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": item_keys.wire(item_keys.user(user_id)),
+                "ConditionExpression": "attribute_exists(pk) AND #role = :admin"
+                " AND (attribute_not_exists(disabled) OR disabled = :false)",
+                "ExpressionAttributeNames": {"#role": "role"},
+                "ExpressionAttributeValues": values({":admin": "admin", ":false": False}),
+            }
+        }
