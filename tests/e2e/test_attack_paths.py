@@ -175,3 +175,18 @@ def test_oversized_tokens_and_headers_are_401(api, size):
     for credential in (f"{huge_header.rstrip('=')}.e30.c2ln", "gk_" + "A" * size):
         response = api.get("/", headers={"Authorization": credential})
         assert response.status_code == 401
+
+
+def test_logins_are_counted_by_outcome(gatekey_env, capsys):
+    from gatekey.errors import InvalidCredentials
+
+    user = make_user()
+    service = get_session_service()
+    capsys.readouterr()
+    with pytest.raises(InvalidCredentials):
+        service.login(user.email, "wrong password", None, USER_AGENT)
+    service.login(user.email, user.password, None, USER_AGENT)
+    documents = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"Logins"' in line
+    ]
+    assert [document["outcome"] for document in documents] == ["failure", "success"]

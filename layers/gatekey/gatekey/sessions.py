@@ -6,10 +6,11 @@ turning MFA off): it counts toward the same per-email lockout.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from gatekey import audit, clock, metrics, mfa, session_tokens
 from gatekey.audit import RequestMeta
@@ -26,34 +27,16 @@ FAILURE_WINDOW = 3600  # failures (and past lockouts) are remembered this long
 MAX_LOCKOUT_SECONDS = 3600
 
 
-class SessionService:
-    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
-        self.store = store
-        self.keyring = keyring
-        self.settings = settings
+LoginFunction = TypeVar("LoginFunction", bound=Callable[..., dict[str, Any]])
 
-    def login(
-        self,
-        email: str,
-        password: str,
-        account_id: str | None,
-        user_agent: str | None,
-        *,
-        totp: str | None = None,
-        recovery_code: str | None = None,
-        meta: RequestMeta | None = None,
-    ) -> dict[str, Any]:
-        """`_login`, counted by outcome (metric `Logins`)."""
+
+def _counted_by_outcome(login: LoginFunction) -> LoginFunction:
+    """Counts each login by its outcome (metric `Logins`), whichever way it ends."""
+
+    @functools.wraps(login)
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
-            result = self._login(
-                email,
-                password,
-                account_id,
-                user_agent,
-                totp=totp,
-                recovery_code=recovery_code,
-                meta=meta,
-            )
+            result = login(*args, **kwargs)
         except (Throttled, MfaRequired, InvalidCredentials) as error:
             outcome = {Throttled: "throttled", MfaRequired: "mfa_required"}.get(
                 type(error), "failure"
@@ -63,7 +46,17 @@ class SessionService:
         metrics.count(metrics.LOGINS, outcome="success")
         return result
 
-    def _login(
+    return cast(LoginFunction, counted)
+
+
+class SessionService:
+    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.settings = settings
+
+    @_counted_by_outcome
+    def login(
         self,
         email: str,
         password: str,
