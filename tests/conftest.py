@@ -14,8 +14,9 @@ import boto3
 import pytest
 
 from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
+from gatekey_local.lambda_runner import FunctionRunner
 from gatekey_local.local_aws import LOCAL_AWS_ENVIRONMENT
-from gatekey_local.server import function_environment, serve_in_thread
+from gatekey_local.server import BackgroundApi, function_environment, serve_in_thread
 from gatekey_local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,16 +72,32 @@ def gatekey_env(
 
 
 @pytest.fixture(scope="session")
-def local_api(gatekey_env: dict[str, str]) -> Iterator[str]:
-    """Base URL of the emulator serving template.yaml from a thread, on a free port,
-    with the authorizer cache off."""
+def local_server(gatekey_env: dict[str, str]) -> Iterator[BackgroundApi]:
+    """The emulator serving template.yaml from a thread, on a free port, with the
+    authorizer cache off."""
     with serve_in_thread(
         TEMPLATE,
         env=gatekey_env,
         table_name=gatekey_env["GATEKEY_TABLE"],
         parameter_overrides=TEST_PARAMETERS,
     ) as api:
-        yield api.url
+        yield api
+
+
+@pytest.fixture(scope="session")
+def local_api(local_server: BackgroundApi) -> str:
+    """Base URL of the local API (:func:`local_server`)."""
+    return local_server.url
+
+
+@pytest.fixture
+def function_patch(local_server: BackgroundApi) -> Iterator[FunctionRunner]:
+    """monkeypatch for the local API's functions, which run in processes of their own:
+    ``function_patch.patch(module, attribute, value)`` holds from their next
+    invocation until the test ends."""
+    runner = local_server.emulator.runner
+    yield runner
+    runner.undo_patches()
 
 
 @pytest.fixture

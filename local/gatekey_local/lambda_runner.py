@@ -1,147 +1,293 @@
-"""The Lambda side of the local run: handlers imported on first use (a cold start),
-called with a Lambda context, one invocation at a time per function, each inside its
-execution role (``iam_gate``)."""
+"""The Lambda side of the local run: each function in a process of its own (its
+execution environment, ``function_worker``), started on first use (a cold start) with
+only its own environment variables, inside its execution role (``iam_gate``), one
+invocation at a time, stopped when it runs past its Timeout.
+
+A function's environment, as Lambda builds it: the runtime's variables (function name,
+memory, region, credentials), the variables the template gives that function (its own
+and ``Globals``), and the local run's (``local_environment``: the DynamoDB endpoint,
+table, signing secret and outbox that stand in for AWS). A local-run variable that some
+function of the template declares reaches only the functions that declare it, as
+``sam local --env-vars`` overrides only declared variables; one no function declares
+(``DYNAMODB_ENDPOINT``) reaches all of them. A variable meant for the authorizer alone
+reaches the authorizer alone.
+
+The environment of the runner's own process is read at every invocation: a variable
+of a function (or of the local run) changed there since the runner started replaces
+that function's value and, as a configuration update does in Lambda, the next
+invocation starts a fresh environment. Tests use this to change settings of a running
+local API; ``make run`` never changes its environment.
+"""
 
 from __future__ import annotations
 
-import importlib.util
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from gatekey_local import iam_gate
 from gatekey_local.cloudformation import TemplateError
+from gatekey_local.function_worker import Init, PatchKey, has_handler, restored_record
 from gatekey_local.iam_roles import FunctionRole
-from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_REGION
+from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_AWS_ENVIRONMENT, LOCAL_REGION
 from gatekey_local.sam_model import Api, Authorizer, FunctionSource, Template
 
-Handler = Callable[[Any, Any], Any]
+INIT_TIMEOUT_SECONDS = 10
+"""Lambda's limit on a function's init phase (its imports)."""
 
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda Python runtime's context that handlers and
-    Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    identity: None = None
-    client_context: None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
+_PASSED_THROUGH = ("PATH", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS")
+"""What the worker's interpreter needs from the runner's process: not function settings."""
 
 
 @dataclass(frozen=True)
 class LocalFunction:
-    """A handler to call: where its code lives and the limits Lambda would give it."""
+    """A handler to call: where its code lives, the limits Lambda would give it, and
+    the variables its template declares (None: a function outside the template, such
+    as an authorizer given with ``--authorizer``, which gets every local variable)."""
 
     name: str
     source: FunctionSource
     memory_mb: int
     timeout_seconds: int
+    declared_environment: Mapping[str, str] | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{self.name}"
 
 
 class FunctionTimeout(Exception):
-    """The handler ran past its Timeout; Lambda would have stopped it."""
+    """The handler ran past its Timeout; its process was stopped, as Lambda stops it."""
+
+
+class FunctionError(Exception):
+    """The handler (or its module's import) raised: ``str()`` is the error's message,
+    ``error_type`` its class name, and the worker's traceback is a note."""
+
+    def __init__(self, error_type: str, message: str, remote_traceback: str = ""):
+        super().__init__(message)
+        self.error_type = error_type
+        if remote_traceback:
+            self.add_note(f"In the function's process:\n{remote_traceback.rstrip()}")
+
+
+class FunctionEnvironments:
+    """The environment of each function (see the module docstring)."""
+
+    def __init__(
+        self, functions: Mapping[str, LocalFunction], local_environment: Mapping[str, str]
+    ):
+        self._functions = functions
+        self._local = dict(LOCAL_AWS_ENVIRONMENT) | dict(local_environment)
+        self._declared_anywhere = {
+            name
+            for function in functions.values()
+            for name in (function.declared_environment or {})
+        }
+        watched = self._declared_anywhere | set(self._local)
+        self._at_start = {name: os.environ.get(name) for name in watched}
+
+    def of(self, function_key: str) -> dict[str, str]:
+        function = self._functions[function_key]
+        declared = function.declared_environment
+        values = dict(declared or {})
+        values.update(
+            (name, value)
+            for name, value in self._local.items()
+            if declared is None or name in declared or name not in self._declared_anywhere
+        )
+        for name, value in self._changed_since_start().items():
+            if name in values or name not in self._declared_anywhere or declared is None:
+                values[name] = value
+        runtime = {
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_REGION": values.get("AWS_DEFAULT_REGION", LOCAL_REGION),
+            "LAMBDA_TASK_ROOT": str(function.source.code_dir),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+        }
+        interpreter = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+        return interpreter | values | runtime
+
+    def _changed_since_start(self) -> dict[str, str]:
+        changed = {}
+        for name, at_start in self._at_start.items():
+            now = os.environ.get(name)
+            if now is not None and now != at_start:
+                changed[name] = now
+        return changed
+
+
+class _Worker:
+    """The process of one function's execution environment."""
+
+    def __init__(self, function: LocalFunction, environment: Mapping[str, str], role: Any):
+        self.environment = dict(environment)
+        self.patches: Mapping[PatchKey, Any] | None = None
+        ours, theirs = socket.socketpair()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "gatekey_local.function_worker", str(theirs.fileno())],
+                cwd=function.source.code_dir,
+                env=self.environment,
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            theirs.close()
+        self._connection = Connection(ours.detach())
+        init = Init(
+            function_name=function.name,
+            handler=function.source.handler,
+            memory_mb=function.memory_mb,
+            timeout_seconds=function.timeout_seconds,
+            invoked_function_arn=function.arn,
+            role=role,
+        )
+        try:
+            self._connection.send(("init", init))
+            self.answer(INIT_TIMEOUT_SECONDS, f"{function.name}'s init")
+        except BaseException:
+            self.stop()
+            raise
+
+    def invoke(
+        self,
+        event: Mapping[str, Any],
+        patches: Mapping[PatchKey, Any],
+        timeout_seconds: int,
+        name: str,
+    ) -> Any:
+        self._connection.send(("invoke", json.dumps(event), _log_levels(), dict(patches)))
+        return json.loads(self.answer(timeout_seconds, name))
+
+    def answer(self, timeout_seconds: float, what: str) -> Any:
+        """The worker's answer, after dispatching the log records it sends first."""
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                ready = remaining > 0 and self._connection.poll(remaining)
+                message = self._connection.recv() if ready else None
+            except (EOFError, OSError):
+                code = self._process.poll()
+                raise FunctionError(
+                    "Runtime.ExitError", f"{what}: the function's process exited ({code})"
+                ) from None
+            if message is None:
+                raise FunctionTimeout(f"{what} ran longer than its {timeout_seconds} s limit")
+            if message[0] == "log":
+                _dispatch(*message[1:])
+            elif message[0] == "error":
+                raise FunctionError(*message[1:])
+            else:
+                return message[1] if len(message) > 1 else None
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._connection.close()
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+def _log_levels() -> dict[str, int]:
+    """The levels this process's loggers are set to, for the worker's to match."""
+    levels = {"": logging.getLogger().level}
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger) and logger.level != logging.NOTSET:
+            levels[name] = logger.level
+    return levels
+
+
+def _dispatch(fields: Mapping[str, Any], written: bool) -> None:
+    """A worker's log record, handled by the logger of the same name here; one the
+    worker already wrote is not written again by this process's ``lastResort``."""
+    record = restored_record(fields)
+    logger = logging.getLogger(record.name)
+    if logger.isEnabledFor(record.levelno) and (not written or has_handler(logger, record)):
+        logger.handle(record)
 
 
 class FunctionRunner:
-    """Imports each handler on first use (a cold start) and calls it with a context.
-
-    Every function's module is named ``app``; each is imported under a unique module
-    name with its own directory on ``sys.path`` only while it is being imported. Like
-    one Lambda container, a function handles one invocation at a time (its module-level
-    state, such as a Powertools resolver's current event, is not thread-safe); different
-    functions run concurrently.
-    """
-
-    _import_lock = threading.Lock()
+    """Runs each function in its own process (see the module docstring). Like one
+    Lambda execution environment, a function handles one invocation at a time;
+    different functions run concurrently."""
 
     def __init__(
         self,
         functions: Mapping[str, LocalFunction],
         roles: Mapping[str, FunctionRole] | None = None,
+        local_environment: Mapping[str, str] | None = None,
     ):
         self._functions = functions
         self._roles = roles or {}
+        self._environments = FunctionEnvironments(functions, local_environment or {})
         self._invocation_locks = {key: threading.Lock() for key in functions}
-        self._handlers: dict[str, Handler] = {}
-        self._module_names: list[str] = []
-        self._instance = uuid.uuid4().hex[:8]
+        self._workers: dict[str, _Worker] = {}
+        self._patches: dict[PatchKey, Any] = {}
+
+    def environment_of(self, function_key: str) -> dict[str, str]:
+        """The variables ``function_key``'s process gets (as of now)."""
+        return self._environments.of(function_key)
 
     def invoke(self, function_key: str, event: Mapping[str, Any]) -> Any:
         function = self._functions[function_key]
-        with iam_gate.invoking(self._roles.get(function_key)):
-            return self._invoke(function_key, function, event)
-
-    def _invoke(self, function_key: str, function: LocalFunction, event: Mapping[str, Any]) -> Any:
-        handler = self._handler(function_key, function)
-        context = LambdaContext(
-            function_name=function.name,
-            memory_limit_in_mb=function.memory_mb,
-            invoked_function_arn=(
-                f"arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:function:{function.name}"
-            ),
-            aws_request_id=str(uuid.uuid4()),
-            deadline=time.monotonic() + function.timeout_seconds,
-            log_group_name=f"/aws/lambda/{function.name}",
-        )
         with self._invocation_locks[function_key]:
-            result = handler(event, context)
-        if time.monotonic() > context.deadline:
-            raise FunctionTimeout(
-                f"{function.name} ran longer than its {function.timeout_seconds} s Timeout"
-            )
-        return result
+            worker = self._worker(function_key, function)
+            try:
+                return worker.invoke(
+                    event, dict(self._patches), function.timeout_seconds, function.name
+                )
+            except (FunctionTimeout, FunctionError) as exc:
+                if isinstance(exc, FunctionTimeout) or exc.error_type == "Runtime.ExitError":
+                    self._workers.pop(function_key, None)
+                    worker.stop()
+                raise
+
+    def patch(self, module: str, attribute: str, value: Any) -> None:
+        """Set ``module.attribute`` to ``value`` in every function, from its next
+        invocation on (tests: e.g. a ``FrozenClock``); :meth:`undo_patches` undoes."""
+        self._patches[(module, attribute)] = value
+
+    def undo_patches(self) -> None:
+        self._patches.clear()
 
     def unload(self) -> None:
-        for module_name in self._module_names:
-            sys.modules.pop(module_name, None)
-        self._module_names.clear()
-        self._handlers.clear()
+        for key in list(self._workers):
+            with self._invocation_locks[key]:
+                worker = self._workers.pop(key, None)
+                if worker is not None:
+                    worker.stop()
 
-    def _handler(self, function_key: str, function: LocalFunction) -> Handler:
-        with self._import_lock:
-            if function_key not in self._handlers:
-                self._handlers[function_key] = self._import(function_key, function.source)
-            return self._handlers[function_key]
-
-    def _import(self, function_key: str, source: FunctionSource) -> Handler:
-        module_path, _, attribute = source.handler.rpartition(".")
-        file = source.code_dir / (module_path.replace(".", "/") + ".py")
-        if not module_path or not file.is_file():
-            raise FileNotFoundError(f"handler {source.handler!r}: no module at {file}")
-        module_name = f"_gatekey_local_{self._instance}_{function_key}"
-        spec = importlib.util.spec_from_file_location(module_name, file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        code_dir = str(source.code_dir)
-        sys.path.insert(0, code_dir)
-        sys.modules[module_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(module_name, None)
-            raise
-        finally:
-            sys.path.remove(code_dir)
-        self._module_names.append(module_name)
-        handler = getattr(module, attribute, None)
-        if not callable(handler):
-            raise AttributeError(f"handler {source.handler!r}: {file} has no callable {attribute}")
-        return handler  # type: ignore[no-any-return]
+    def _worker(self, function_key: str, function: LocalFunction) -> _Worker:
+        environment = self._environments.of(function_key)
+        worker = self._workers.get(function_key)
+        if worker is not None and worker.environment != environment:
+            del self._workers[function_key]
+            worker.stop()
+            worker = None
+        if worker is None:
+            worker = _Worker(function, environment, self._roles.get(function_key))
+            self._workers[function_key] = worker
+        return worker
 
 
 class Functions:
@@ -156,6 +302,7 @@ class Functions:
         template: Template,
         authorizer_sources: Mapping[str, FunctionSource],
         roles: Mapping[str, FunctionRole] | None = None,
+        local_environment: Mapping[str, str] | None = None,
     ):
         functions = {
             logical_id: LocalFunction(
@@ -163,6 +310,7 @@ class Functions:
                 source=function.source,
                 memory_mb=function.memory_mb,
                 timeout_seconds=function.timeout_seconds,
+                declared_environment=function.environment,
             )
             for logical_id, function in template.functions.items()
         }
@@ -183,16 +331,16 @@ class Functions:
                         "app.lambda_handler)"
                     )
                 self._authorizers[(api.logical_id, name)] = key
-        self._runner = FunctionRunner(functions, roles)
+        self.runner = FunctionRunner(functions, roles, local_environment)
 
     def invoke(self, function_id: str, event: Mapping[str, Any]) -> Any:
-        return self._runner.invoke(function_id, event)
+        return self.runner.invoke(function_id, event)
 
     def invoke_authorizer(self, api: Api, authorizer: Authorizer, event: Mapping[str, Any]) -> Any:
-        return self._runner.invoke(self._authorizers[(api.logical_id, authorizer.name)], event)
+        return self.runner.invoke(self._authorizers[(api.logical_id, authorizer.name)], event)
 
     def unload(self) -> None:
-        self._runner.unload()
+        self.runner.unload()
 
 
 def parse_function_source(spec: str) -> FunctionSource:

@@ -45,7 +45,6 @@ from gatekey_local.server import (
     ApiGatewayEmulator,
     BackgroundApi,
     PortInUseError,
-    function_environment,
 )
 from gatekey_local.template import load_template
 
@@ -204,7 +203,7 @@ def run_local(
                 template,
                 LOCAL_HOST,
                 api_port,
-                function_environment(template, function_env),
+                function_env,
                 authorizer_sources,
             )
         except PortInUseError as exc:

@@ -6,10 +6,10 @@ Each API has its own listener, as each has its own hostname on AWS, so a REST an
 HTTP API may both declare ``GET /orders``: the first API of the template listens on
 the given port, the next on port + 1, and so on (port 0 picks a free port for each).
 Routes are served from the root, without the stage name in the path. All APIs share
-one set of handlers (one cold start per function) and one environment. Each function
-runs with its execution role from the template (``iam_gate``; ``enforce_iam``, default
-on unless GATEKEY_ENFORCE_IAM is false). Request headers and bodies are never logged:
-they carry credentials.
+one set of functions, each in a process of its own with its own environment
+(``lambda_runner``; one cold start per function) and its execution role from the
+template (``iam_gate``; ``enforce_iam``, default on unless GATEKEY_ENFORCE_IAM is
+false). Request headers and bodies are never logged: they carry credentials.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from gatekey_local.gateway import Gateway
 from gatekey_local.http_gateway import HttpGateway
 from gatekey_local.http_types import Request
 from gatekey_local.iam_roles import function_roles
-from gatekey_local.lambda_runner import Functions
+from gatekey_local.lambda_runner import FunctionRunner, Functions
 from gatekey_local.local_aws import LOCAL_HOST
 from gatekey_local.rest_gateway import RestGateway
 from gatekey_local.sam_model import FunctionSource, Template
@@ -142,8 +142,10 @@ class ApiGatewayEmulator:
     """Every API of a template, each on its own listener (bound, not yet serving).
 
     The APIs take ``port``, ``port + 1``, ... in template order (free ports when
-    ``port`` is 0) and share one set of handlers and one environment, ``environment``,
-    which is set in ``os.environ`` until :meth:`close` restores it.
+    ``port`` is 0) and share one set of functions. ``environment`` holds the local
+    run's variables (DynamoDB endpoint, table, secret, outbox); each function gets
+    them as :class:`~gatekey_local.lambda_runner.FunctionEnvironments` says. This
+    process's own ``os.environ`` is left alone.
     """
 
     def __init__(
@@ -161,9 +163,7 @@ class ApiGatewayEmulator:
             iam_gate.enforcement_enabled(os.environ) if enforce_iam is None else enforce_iam
         )
         roles = function_roles(template) if self.enforce_iam else None
-        if roles is not None:
-            iam_gate.install()
-        self._functions = Functions(template, authorizer_sources or {}, roles)
+        self._functions = Functions(template, authorizer_sources or {}, roles, environment)
         gateways = _gateways(template, self._functions)
         if not gateways:
             raise TemplateError(f"{template.path} has no Api or HttpApi event to serve")
@@ -181,9 +181,6 @@ class ApiGatewayEmulator:
             self._close_servers()
             self._functions.unload()
             raise
-        environment = dict(environment or {})
-        self._previous_environment = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
 
     @property
     def url(self) -> str:
@@ -195,14 +192,14 @@ class ApiGatewayEmulator:
         """Base URL by API logical id."""
         return {api_id: server.url for api_id, server in self.servers.items()}
 
+    @property
+    def runner(self) -> FunctionRunner:
+        """The functions' processes: their environments, and patches tests put in them."""
+        return self._functions.runner
+
     def close(self) -> None:
         self._close_servers()
         self._functions.unload()
-        for name, value in self._previous_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
     def _close_servers(self) -> None:
         for server in self.servers.values():
@@ -226,9 +223,10 @@ def _gateways(template: Template, functions: Functions) -> list[Gateway[Any]]:
 def function_environment(
     template: Template, env: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The one environment every function shares locally: the union of the template's
-    resolved variables (those only AWS can resolve, like the secret's ARN, left out),
-    overridden by ``env``."""
+    """The union of every function's resolved variables (those only AWS can resolve,
+    like the secret's ARN, left out), overridden by ``env``: the settings of code that
+    runs in the caller's own process against the local run (the admin CLI, tests).
+    Each function itself gets only its own (``lambda_runner``)."""
     merged: dict[str, str] = {}
     for function in template.functions.values():
         merged.update(function.environment)
@@ -249,9 +247,10 @@ def create_server(
 ) -> ApiGatewayEmulator:
     """Build (not start) the emulator for a template; port 0 picks free ports.
 
-    ``env`` is added to the functions' environment (e.g. DYNAMODB_ENDPOINT and
-    GATEKEY_SECRET). ``authorizer_sources`` names the handler of an authorizer whose
-    FunctionArn points outside the template (keyed by authorizer name, for every API).
+    ``env`` holds the local run's variables for the functions (e.g. DYNAMODB_ENDPOINT
+    and GATEKEY_SECRET; see ``lambda_runner`` for which function gets which).
+    ``authorizer_sources`` names the handler of an authorizer whose FunctionArn points
+    outside the template (keyed by authorizer name, for every API).
     ``enforce_iam`` (default: GATEKEY_ENFORCE_IAM, on unless "false") checks each AWS
     call of a function against its role in the template (see ``iam_gate``).
     """
@@ -260,7 +259,7 @@ def create_server(
         template,
         host,
         port,
-        function_environment(template, env),
+        env,
         authorizer_sources,
         enforce_iam=enforce_iam,
     )

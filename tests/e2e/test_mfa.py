@@ -14,31 +14,34 @@ import jwt
 import pyotp
 import pytest
 
-from gatekey import mfa
 from gatekey.store import get_store
+from gatekey_local.function_worker import FrozenClock
+from gatekey_local.lambda_runner import FunctionRunner
 from tests.e2e.conftest import error_code
 from tests.helpers import PASSWORD, make_user
 
 
 class StepClock:
-    """The time as the MFA module sees it, frozen mid-window and moved by whole steps,
-    so each test knows which code is current without racing the real clock."""
+    """The time as the MFA module of the local API's functions sees it, frozen
+    mid-window and moved by whole steps, so each test knows which code is current
+    without racing the real clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, functions: FunctionRunner) -> None:
+        self.functions = functions
         self.at = (int(time.time()) // 30) * 30 + 15
+        self.functions.patch("gatekey.mfa", "clock", FrozenClock(self.at))
 
     def now(self) -> int:
         return self.at
 
     def advance(self, steps: int = 1) -> None:
         self.at += 30 * steps
+        self.functions.patch("gatekey.mfa", "clock", FrozenClock(self.at))
 
 
 @pytest.fixture
-def step_clock(monkeypatch) -> StepClock:
-    step_clock = StepClock()
-    monkeypatch.setattr(mfa, "clock", step_clock)
-    return step_clock
+def step_clock(function_patch) -> StepClock:
+    return StepClock(function_patch)
 
 
 class Enrolled:

@@ -23,6 +23,7 @@ import jwt
 import pytest
 
 from gatekey.store import get_store
+from gatekey_local.lambda_runner import FunctionRunner
 from gatekey_local.server import serve_in_thread
 from gatekey_local.template import load_template
 from tests import helpers
@@ -40,7 +41,9 @@ finished: set[str] = set()
 
 
 class RecordingClient(Client):
-    """Remembers each (method, path) it requested."""
+    """Remembers each (method, path) it requested; ``functions`` are its server's."""
+
+    functions: FunctionRunner
 
     def request(self, method: str, path: str, **kwargs):
         requested.add((method.upper(), path.split("?")[0]))
@@ -59,6 +62,7 @@ def client(gatekey_env) -> Iterator[RecordingClient]:
     ) as server:
         reset_gatekey_caches()
         api = RecordingClient(server.url)
+        api.functions = server.emulator.runner
         yield api
         api.close()
     reset_gatekey_caches()
@@ -270,12 +274,9 @@ def test_users_and_audit(client):
 
 
 @pytest.fixture
-def step_clock(monkeypatch) -> StepClock:
-    from gatekey import mfa
-
-    clock = StepClock()
-    monkeypatch.setattr(mfa, "clock", clock)
-    return clock
+def step_clock(client) -> Iterator[StepClock]:
+    yield StepClock(client.functions)
+    client.functions.undo_patches()
 
 
 def test_passwords_reset_and_mfa(client, step_clock):

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -199,11 +200,65 @@ def test_handler_gets_a_lambda_context_and_the_template_environment(fixture_api)
     }
 
 
-def test_environment_is_restored_when_the_server_closes(tmp_path):
-    with serve_in_thread(TEMPLATE, env={"AUTHORIZER_EVENTS_FILE": str(tmp_path / "e")}):
-        assert os.environ["ECHO_STAGE"] == "test"
-    assert "ECHO_STAGE" not in os.environ
-    assert "AUTHORIZER_EVENTS_FILE" not in os.environ
+def test_each_function_gets_only_its_own_variables(fixture_api):
+    """The authorizer declares ECHO_AUTHORIZER_ONLY, the echo ECHO_FUNCTION_ONLY: each
+    process sees its own (the echo's whole ECHO_ set is checked above), and the local
+    run's variables that no function declares reach every function."""
+    echo = echoed(fixture_api.get("/items/x", headers=GOOD))
+    assert "ECHO_AUTHORIZER_ONLY" not in echo["environ"]
+    assert fixture_api.authorizer_events()  # it read AUTHORIZER_EVENTS_FILE from its own
+    authorizer = fixture_api.api.emulator.runner.environment_of("AuthorizerFunction")
+    assert authorizer["ECHO_AUTHORIZER_ONLY"] == "for the authorizer alone"
+    assert authorizer["AUTHORIZER_EVENTS_FILE"] == str(fixture_api.events_file)
+    assert authorizer["AWS_LAMBDA_FUNCTION_NAME"] == "AuthorizerFunction"
+    assert "ECHO_FUNCTION_ONLY" not in authorizer
+
+
+def test_the_server_leaves_this_process_environment_alone(tmp_path):
+    before = dict(os.environ)
+    with serve_in_thread(TEMPLATE, env={"AUTHORIZER_EVENTS_FILE": str(tmp_path / "e")}) as api:
+        assert requests.get(api.url + "/public", timeout=10).status_code == 200
+        assert dict(os.environ) == before
+    assert dict(os.environ) == before
+
+
+def test_a_function_stays_warm_until_its_variables_change(fixture_api, monkeypatch):
+    first = echoed(fixture_api.get("/public"))
+    assert echoed(fixture_api.get("/public"))["pid"] == first["pid"]
+    monkeypatch.setenv("ECHO_STAGE", "changed")
+    monkeypatch.setenv("ECHO_AUTHORIZER_ONLY", "still not the echo's")
+    changed = echoed(fixture_api.get("/public"))
+    assert changed["pid"] != first["pid"]  # a fresh execution environment
+    assert changed["environ"]["ECHO_STAGE"] == "changed"
+    assert "ECHO_AUTHORIZER_ONLY" not in changed["environ"]
+    monkeypatch.undo()
+    assert echoed(fixture_api.get("/public"))["environ"]["ECHO_STAGE"] == "test"
+
+
+def test_a_function_whose_process_dies_gets_a_new_one(fixture_api):
+    first = echoed(fixture_api.get("/public"))
+    assert fixture_api.get("/exit").status_code == 502
+    after = echoed(fixture_api.get("/public"))
+    assert after["pid"] != first["pid"]
+
+
+def test_a_function_past_its_timeout_is_stopped(fixture_api):
+    first = echoed(fixture_api.get("/public"))
+    started = time.monotonic()
+    response = fixture_api.get("/sleep", params={"seconds": "60"})
+    assert response.status_code == 502
+    assert 5 <= time.monotonic() - started < 15  # its Timeout is 5 s
+    assert echoed(fixture_api.get("/public"))["pid"] != first["pid"]
+
+
+def test_a_function_log_record_reaches_this_process(fixture_api, caplog):
+    """With its level, its logger's name and its traceback (as text)."""
+    with caplog.at_level(logging.INFO, logger="echo"):
+        assert fixture_api.get("/crash", headers=GOOD).status_code == 502
+    [record] = [r for r in caplog.records if r.name == "echo"]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "echo is about to crash"
+    assert record.exc_info and "ValueError: handler crashed" in (record.exc_text or "")
 
 
 def test_proxy_response_status_headers_and_multi_value_headers(fixture_api):

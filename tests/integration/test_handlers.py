@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from gatekey.authorization import get_authorizer
-from gatekey_local.lambda_runner import LambdaContext
+from gatekey_local.function_worker import LambdaContext
 from tests.helpers import load_event, load_handler
 
 EVENT_USER_AGENT = "curl/8.5.0"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gatekey.errors import InvalidToken, NotAuthenticated
-from gatekey_local.lambda_runner import LambdaContext
+from gatekey_local.function_worker import LambdaContext
 from tests.helpers import USER_AGENT, load_event, load_handler, make_user
 
 FUZZ = settings(

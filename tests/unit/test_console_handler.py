@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gatekey_local.lambda_runner import LambdaContext
+from gatekey_local.function_worker import LambdaContext
 from gatekey_local.sam_model import effective_authorizer
 from gatekey_local.template import load_template
 from tests.helpers import REPO_ROOT, load_event, load_handler
