@@ -3,11 +3,12 @@ role that function has in template.yaml before it reaches DynamoDB Local.
 
 How it hooks in:
 
-* The emulator's function runner sets :data:`current role <invoking>` (a contextvar)
-  around a function's cold start and each of its invocations; handlers run in the
-  request's thread, so every call they make sees it. Calls outside an invocation (test
-  set-up, the admin CLI, the local run creating its table) are not checked. Threads a
-  handler starts itself do not inherit the contextvar and are not checked either.
+* Each function runs in its own process (``function_worker``), which installs the gate
+  and sets :data:`current role <invoking>` (a contextvar) around the function's cold
+  start and each of its invocations, so every call the handler makes sees it. Calls
+  outside the functions (test set-up, the admin CLI, the local run creating its table)
+  are not checked. Threads a handler starts itself do not inherit the contextvar and
+  are not checked either.
 * :func:`install` wraps botocore's ``Endpoint._send``, the one method every botocore
   client, whenever and from whichever session it was made, calls to put a request on
   the wire (after its ``before-send`` handlers). Registering a ``before-send`` handler

@@ -88,7 +88,12 @@ class FunctionEnvironments:
         self, functions: Mapping[str, LocalFunction], local_environment: Mapping[str, str]
     ):
         self._functions = functions
-        self._local = dict(LOCAL_AWS_ENVIRONMENT) | dict(local_environment)
+        # Lambda gives each function its role's credentials; here, those of this process
+        # when it has some in its environment, else the dummies DynamoDB Local accepts.
+        aws = {name: os.environ.get(name, value) for name, value in LOCAL_AWS_ENVIRONMENT.items()}
+        if "AWS_SESSION_TOKEN" in os.environ and "AWS_ACCESS_KEY_ID" in os.environ:
+            aws["AWS_SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
+        self._local = aws | dict(local_environment)
         self._declared_anywhere = {
             name
             for function in functions.values()
