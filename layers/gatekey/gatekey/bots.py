@@ -41,8 +41,9 @@ class BotService:
             raise PermissionDenied(
                 "A bot cannot hold scopes the credential creating it lacks.", attr="scopes"
             )
-        bot: Item = {
-            "user_id": str(uuid.uuid4()),
+        bot_id = str(uuid.uuid4())
+        item: Item = {  # the new user item's attributes, exactly as written
+            "user_id": bot_id,
             "account_id": admin.account_id,
             "email": None,
             "name": name.strip(),
@@ -51,9 +52,9 @@ class BotService:
             "password_hash": None,
             "created_at": clock.now(),
         }
-        event = _bot_event(admin, audit.BOT_CREATED, bot["user_id"], meta)
-        token_key = self._token_key(User.from_item(bot), bot_scopes)
-        user, key = self.store.create_bot(bot, token_key, audit=event)
+        event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
+        token_key = self._token_key(User.from_item(item), bot_scopes)
+        user, key = self.store.create_bot(item, token_key, audit=event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
