@@ -55,7 +55,7 @@ def make_user(
         account_id = users.create_account(db, "Test Co")["account_id"]
     email = email or f"user-{uuid.uuid4().hex[:12]}@example.com"
     user = users.create_user(db, account_id=account_id, email=email, password=PASSWORD, admin=admin)
-    return TestUser(user["user_id"], account_id, email, PASSWORD, admin)
+    return TestUser(user.user_id, account_id, email, PASSWORD, admin)
 
 
 def load_handler(function_dir: str) -> Any:

@@ -17,13 +17,14 @@ from typing import Any
 
 from gatekey import audit, clock, passwords, reset, users
 from gatekey.errors import GatekeyError, ServiceUnavailable, ValidationFailed
+from gatekey.records import User
 from gatekey.settings import (
     DEFAULT_TABLE,
     ENV_AUDIT_RETENTION_DAYS,
     ENV_CONSOLE_URL,
     Settings,
 )
-from gatekey.store import Item, Store, create_dynamodb_client
+from gatekey.store import Store, create_dynamodb_client
 from gatekey.user_admin import user_view
 from gatekey_local.local_aws import (
     DEFAULT_API_PORT,
@@ -87,7 +88,7 @@ def user_create(args: argparse.Namespace) -> dict[str, Any]:
         admin=args.admin,
         bot=args.bot,
     )
-    return {"user_id": user["user_id"]}
+    return {"user_id": user.user_id}
 
 
 def user_list(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,9 +96,7 @@ def user_list(args: argparse.Namespace) -> dict[str, Any]:
     store = _store(args)
     if store.get_account(args.account) is None:
         raise CliError(f"no such account: {args.account}")
-    found = sorted(
-        store.list_account_users(args.account), key=lambda u: (u["created_at"], u["user_id"])
-    )
+    found = sorted(store.list_account_users(args.account), key=lambda u: (u.created_at, u.user_id))
     return {"users": [user_view(user) for user in found]}
 
 
@@ -110,19 +109,19 @@ def user_reset_password(args: argparse.Namespace) -> dict[str, Any]:
         args.account,
         audit.PASSWORD_RESET_REQUESTED,
         actor=None,
-        target=(audit.TARGET_USER, user["user_id"]),
+        target=(audit.TARGET_USER, user.user_id),
         meta=audit.RequestMeta(ip=None, user_agent=CLI_USER_AGENT),
         retention_days=_retention_days(),
     )
     token = reset.issue_reset_token(store, user, purpose=reset.RESET, audit_event=event)
     return {
-        "user_id": user["user_id"],
+        "user_id": user.user_id,
         "reset_link": reset.reset_link(_console_url(), token),
         "expires_at": clock.iso(clock.now() + reset.TOKEN_SECONDS[reset.RESET]),
     }
 
 
-def _user_by_email(store: Store, account_id: str, email: str) -> Item:
+def _user_by_email(store: Store, account_id: str, email: str) -> User:
     user_id = store.find_user_ids_by_email(users.normalize_email(email)).get(account_id)
     user = store.get_user(user_id) if user_id else None
     if user is None:

@@ -63,7 +63,7 @@ def test_user_create_applies_the_password_rule(api, admin, capsys, monkeypatch):
         capsys, "user", "create", "--account", admin.account_id, "--email", email
     )
     assert status == 0
-    assert get_store().get_user(result["user_id"])["email"] == email
+    assert get_store().get_user(result["user_id"]).email == email
 
 
 def test_reset_password_prints_a_working_single_use_link(api, admin, capsys, monkeypatch):

@@ -77,9 +77,7 @@ def admin_token(api, admin) -> str:
 
 def enabled_admins(account_id: str) -> list[str]:
     users = get_store().list_account_users(account_id)
-    return [
-        user["user_id"] for user in users if user["role"] == "admin" and not user.get("disabled")
-    ]
+    return [user.user_id for user in users if user.role == "admin" and not user.disabled]
 
 
 # Listing and creating
@@ -212,7 +210,7 @@ def test_members_may_not_administer_users(api, user, token):
         )
         assert response.status_code == 403, (method, path, response.text)
         assert error_code(response) == "permission_denied"
-    assert get_store().get_user(user.user_id)["role"] == "member"
+    assert get_store().get_user(user.user_id).role == "member"
 
 
 def test_credentials_without_the_users_scope_are_refused(api, admin):
@@ -245,7 +243,7 @@ def test_users_of_other_accounts_are_not_found(api, admin):
         assert error_code(patched) == "not_found"
         deleted = api.delete(f"/account/users/{user_id}", token=token)
         assert deleted.status_code == 404
-    assert not get_store().get_user(stranger.user_id).get("disabled")
+    assert not get_store().get_user(stranger.user_id).disabled
 
 
 # Role and disabled

@@ -11,6 +11,7 @@ import pytest
 from gatekey import audit, clock, reset
 from gatekey.errors import Conflict
 from gatekey.passwords import hash_password, verify_password
+from gatekey.store import from_item, item_keys
 from tests.helpers import PASSWORD
 
 
@@ -47,7 +48,8 @@ def test_a_step_of_a_replaced_enrolment_or_with_mfa_off_is_refused(store, user):
     assert not store.use_totp_step(user.user_id, nonce="another", step=200)
     store.disable_totp(user.user_id, nonce=nonce)
     assert not store.use_totp_step(user.user_id, nonce=nonce, step=201)
-    item = store.get_user(user.user_id)
+    key = item_keys.wire(item_keys.user(user.user_id))
+    item = from_item(store.client.get_item(TableName=store.table, Key=key)["Item"])
     assert item["mfa_enabled"] is False
     assert not {"totp_nonce", "totp_last_step", "recovery_codes"} & set(item)
 
@@ -57,7 +59,7 @@ def test_a_recovery_code_is_spent_once_however_many_requests_race(store, user):
     enable_mfa(store, user.user_id, codes)
     outcomes = race(8, lambda: store.use_recovery_code(user.user_id, "b" * 64))
     assert outcomes.count(True) == 1
-    assert set(store.get_user(user.user_id)["recovery_codes"]) == {"c" * 64}
+    assert set(store.get_user(user.user_id).recovery_codes) == {"c" * 64}
     assert not store.use_recovery_code(user.user_id, "d" * 64)
 
 
@@ -91,9 +93,9 @@ def test_a_password_change_ends_more_sessions_than_one_transaction_holds(store, 
     )
     assert ended == 129
     assert [s["session_id"] for s in store.list_sessions(user.user_id)] == [kept]
-    item = store.get_user(user.user_id)
-    assert verify_password(item["password_hash"], "a new long passphrase")
-    assert item["password_version"] == 1
+    stored = store.get_user(user.user_id)
+    assert verify_password(stored.password_hash, "a new long passphrase")
+    assert stored.password_version == 1
 
 
 def test_a_reset_token_is_spent_with_the_password_update_or_not_at_all(store, user):
@@ -112,7 +114,7 @@ def test_a_reset_token_is_spent_with_the_password_update_or_not_at_all(store, us
 
     assert race(4, spend).count(True) == 1
     assert store.get_reset_token(digest) is None
-    assert store.get_user(user.user_id)["password_version"] == 1
+    assert store.get_user(user.user_id).password_version == 1
     # the stale copy of the user (version 0) can no longer write a password
     with pytest.raises(Conflict):
         store.set_password(item, hash_password("another passphrase"))
@@ -126,7 +128,7 @@ def test_an_expired_token_cannot_be_spent_before_ttl_deletes_it(store, user, mon
     assert store.get_reset_token(digest) is None
     with pytest.raises(Conflict):
         store.set_password(item, hash_password("too late passphrase"), spend_token_hash=digest)
-    assert verify_password(store.get_user(user.user_id)["password_hash"], PASSWORD)
+    assert verify_password(store.get_user(user.user_id).password_hash, PASSWORD)
 
 
 def test_a_login_writes_the_session_last_login_and_its_event_together(store, user):
@@ -153,7 +155,7 @@ def test_a_login_writes_the_session_last_login_and_its_event_together(store, use
         audit=event,
     )
     assert store.get_session(session["session_id"]) is not None
-    assert store.get_user(user.user_id)["last_login_at"] == now
+    assert store.get_user(user.user_id).last_login_at == now
     events, _ = store.list_audit_events(user.account_id, limit=10)
     assert [e["id"] for e in events] == [event["id"]]
 

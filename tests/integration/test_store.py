@@ -13,12 +13,10 @@ def test_account_and_user_round_trip(store):
     user = users.create_user(
         store, account_id=account["account_id"], email=" Ada@Example.COM ", password="pw-12345"
     )
-    stored = store.get_user(user["user_id"])
-    assert stored["email"] == "ada@example.com"
-    assert stored["password_hash"].startswith("$argon2id$")
-    assert store.find_user_ids_by_email("ada@example.com") == {
-        account["account_id"]: user["user_id"]
-    }
+    stored = store.get_user(user.user_id)
+    assert stored.email == "ada@example.com"
+    assert stored.password_hash.startswith("$argon2id$")
+    assert store.find_user_ids_by_email("ada@example.com") == {account["account_id"]: user.user_id}
 
 
 def test_email_is_unique_per_account_and_nothing_is_half_written(store):

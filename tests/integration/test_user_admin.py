@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from gatekey.errors import Conflict
+from gatekey.records import User
 from gatekey.store import Item, Store
 from gatekey.user_admin import LastAdmin, UserAdminService
 from tests.helpers import make_user
@@ -34,16 +35,16 @@ class ReadsBeforeWrites(Store):
             self.waited.done = True
             self.barrier.wait()
 
-    def update_credentials(self, user: Item, changes: Item, **kwargs: Any) -> None:
+    def update_credentials(self, user: User, changes: Item, **kwargs: Any) -> None:
         self._wait_once()
         super().update_credentials(user, changes, **kwargs)
 
 
 def enabled_admins(store: Store, account_id: str) -> list[str]:
     return [
-        user["user_id"]
+        user.user_id
         for user in store.list_account_users(account_id)
-        if user["role"] == "admin" and not user.get("disabled")
+        if user.role == "admin" and not user.disabled
     ]
 
 
@@ -108,6 +109,6 @@ def test_a_stale_read_is_decided_again(store):
         store.update_credentials(
             user, {"disabled": True}, expect={"role": "member", "disabled": False}
         )
-    assert not store.get_user(member.user_id).get("disabled")
+    assert not store.get_user(member.user_id).disabled
     result = service.update(admin.principal(), member.user_id, disabled=True)
     assert (result["user"]["role"], result["user"]["disabled"]) == ("admin", True)

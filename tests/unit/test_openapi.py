@@ -31,6 +31,7 @@ from gatekey.keyring import Keyring
 from gatekey.keys import key_view, resolve_expiry
 from gatekey.passwords import hash_password
 from gatekey.principal import SESSION, Principal
+from gatekey.records import User
 from gatekey.revocation import RevocationService
 from gatekey.sessions import SessionService
 from gatekey.settings import Settings
@@ -647,8 +648,10 @@ def test_account_users_and_audit_events_match_their_schemas(spec):
     from gatekey import audit
     from gatekey.user_admin import user_view
 
-    admin = user_view(user_item(last_login_at=NOW, mfa_enabled=True))
-    bot = user_view(user_item(email=None, role="member", is_bot=True, disabled=True))
+    admin = user_view(User.from_item(user_item(last_login_at=NOW, mfa_enabled=True)))
+    bot = user_view(
+        User.from_item(user_item(email=None, role="member", is_bot=True, disabled=True))
+    )
     assert_matches(spec, "AccountUserList", {"users": [admin, bot]})
     assert_matches(spec, "AccountUserResponse", {"user": admin})
     principal = Principal(
@@ -686,8 +689,8 @@ def test_account_users_and_audit_events_match_their_schemas(spec):
 
 
 def test_users_and_bots_match_their_schemas(spec):
-    assert_matches(spec, "User", public_user(user_item()))
-    bot = user_item(email=None, role="member", is_bot=True, name="nightly")
+    assert_matches(spec, "User", public_user(User.from_item(user_item())))
+    bot = User.from_item(user_item(email=None, role="member", is_bot=True, name="nightly"))
     assert_matches(spec, "User", public_user(bot))
     token = key_view(key_item("token"), KEYRING)["token"]
     assert_matches(spec, "BotWithToken", {"bot": bot_view(bot), "token": token})
@@ -713,8 +716,8 @@ class FakeStore:
             {self.user["account_id"]: self.user["user_id"]} if email == self.user["email"] else {}
         )
 
-    def get_user(self, user_id: str) -> dict[str, Any] | None:
-        return self.user if user_id == self.user["user_id"] else None
+    def get_user(self, user_id: str) -> User | None:
+        return User.from_item(self.user) if user_id == self.user["user_id"] else None
 
     def put_session(self, session: dict[str, Any]) -> dict[str, Any]:
         self.sessions.append(session)
@@ -771,4 +774,4 @@ def test_password_and_mfa_answers_match_their_schemas(spec):
     assert not schema_accepts(spec, "RecoveryCodes", {"recovery_codes": ["abcde-fghjk"]})
     assert_matches(spec, "PasswordResetResult", {"password_reset": True, "sessions_ended": 3})
     assert_matches(spec, "PasswordChanged", {"password_changed": True, "sessions_ended": 0})
-    assert_matches(spec, "User", public_user(user_item(mfa_enabled=True)))
+    assert_matches(spec, "User", public_user(User.from_item(user_item(mfa_enabled=True))))

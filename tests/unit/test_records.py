@@ -1,5 +1,7 @@
 """The typed records read the store's items and give back the same attributes."""
 
+from decimal import Decimal
+
 import pytest
 
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
@@ -106,6 +108,53 @@ def test_a_user_item_keeps_its_mfa_attributes_and_ignores_its_keys():
     user = User.from_item(item)
     assert user.recovery_codes == {"h": 1} and not user.is_bot
     assert present(user.to_item()) == {**without_keys(item), "is_bot": False, "disabled": False}
+
+
+def test_a_user_items_numbers_read_as_ints_whatever_number_type_holds_them():
+    item = {
+        "user_id": "u",
+        "account_id": "a",
+        "role": "member",
+        "created_at": Decimal(NOW),
+        "password_version": Decimal(2),
+        "last_login_at": Decimal(NOW + 1),
+        "totp_last_step": Decimal(57),
+        "recovery_codes": {"h": Decimal(1)},
+    }
+    user = User.from_item(item)
+    assert (user.created_at, user.password_version, user.last_login_at) == (NOW, 2, NOW + 1)
+    assert user.totp_last_step == 57 and user.recovery_codes == {"h": 1}
+    numbers = [user.created_at, user.password_version, user.last_login_at, user.totp_last_step]
+    assert all(type(n) is int for n in [*numbers, *user.recovery_codes.values()])
+
+
+def test_a_user_without_password_or_mfa_reads_none_and_false():
+    user = User.from_item({"user_id": "u", "account_id": "a", "role": "admin", "created_at": NOW})
+    assert (user.email, user.password_hash, user.password_version) == (None, None, None)
+    assert (user.is_bot, user.disabled, user.mfa_enabled, user.recovery_codes) == (
+        False,
+        False,
+        False,
+        None,
+    )
+
+
+def test_a_bot_keeps_its_name():
+    item = {
+        "pk": "USER#b",
+        "sk": "USER",
+        "gsi1pk": "ACCOUNT#a#USERS",
+        "gsi1sk": "USER#b",
+        "user_id": "b",
+        "account_id": "a",
+        "name": "nightly",
+        "role": "member",
+        "is_bot": True,
+        "created_at": NOW,
+    }
+    bot = User.from_item(item)
+    assert (bot.name, bot.is_bot, bot.email) == ("nightly", True, None)
+    assert present(bot.to_item()) == {**without_keys(item), "disabled": False, "mfa_enabled": False}
 
 
 def test_token_kinds_are_the_principals_constants_and_plain_strings():

@@ -31,6 +31,7 @@ from gatekey.store import item_keys
 
 if TYPE_CHECKING:
     from gatekey.principal import Principal
+    from gatekey.records import User
     from gatekey.store import Item, Store
 
 LOGIN_SUCCESS = "login.success"
@@ -134,7 +135,7 @@ def _event_id(at_ms: int) -> str:
 
 
 def user_event(
-    user: Item,
+    user: User,
     action: str,
     *,
     actor: Actor | Principal | None = None,
@@ -144,10 +145,10 @@ def user_event(
 ) -> Item:
     """An event about a user, in their account; by default the user is also the actor."""
     return new_event(
-        user["account_id"],
+        user.account_id,
         action,
-        actor=Actor(user["user_id"]) if actor is None else actor,
-        target=(TARGET_USER, user["user_id"]),
+        actor=Actor(user.user_id) if actor is None else actor,
+        target=(TARGET_USER, user.user_id),
         meta=meta,
         outcome=outcome,
         retention_days=retention_days,

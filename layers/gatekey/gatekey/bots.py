@@ -10,14 +10,15 @@ from gatekey.errors import NotFound, PermissionDenied
 from gatekey.keyring import Keyring
 from gatekey.keys import TOKEN, key_scopes, key_view, new_key
 from gatekey.principal import SESSION, Principal
+from gatekey.records import User
 from gatekey.store import Item, Store
 from gatekey.users import MEMBER, public_user
 
 BOT_TOKEN_HANDLE = "bot-token"
 
 
-def bot_view(user: Item, token_key: Item | None = None) -> dict[str, Any]:
-    view = {**public_user(user), "name": user.get("name")}
+def bot_view(user: User, token_key: Item | None = None) -> dict[str, Any]:
+    view = {**public_user(user), "name": user.name}
     if token_key is not None:
         view["scopes"] = list(key_scopes(token_key))
     return view
@@ -40,8 +41,9 @@ class BotService:
             raise PermissionDenied(
                 "A bot cannot hold scopes the credential creating it lacks.", attr="scopes"
             )
-        bot: Item = {
-            "user_id": str(uuid.uuid4()),
+        bot_id = str(uuid.uuid4())
+        item: Item = {  # the new user item's attributes, exactly as written
+            "user_id": bot_id,
             "account_id": admin.account_id,
             "email": None,
             "name": name.strip(),
@@ -50,14 +52,15 @@ class BotService:
             "password_hash": None,
             "created_at": clock.now(),
         }
-        event = _bot_event(admin, audit.BOT_CREATED, bot["user_id"], meta)
-        user, key = self.store.create_bot(bot, self._token_key(bot, bot_scopes), audit=event)
+        event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
+        token_key = self._token_key(User.from_item(item), bot_scopes)
+        user, key = self.store.create_bot(item, token_key, audit=event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
         admin.require(scopes.BOTS)
         users = self.store.list_account_users(admin.account_id)
-        bots = sorted((u for u in users if u.get("is_bot")), key=lambda u: u["created_at"])
+        bots = sorted((u for u in users if u.is_bot), key=lambda u: u.created_at)
         return {"bots": [bot_view(bot) for bot in bots]}
 
     def delete(self, admin: Principal, bot_id: str, meta: audit.RequestMeta | None = None) -> None:
@@ -82,21 +85,21 @@ class BotService:
         key = self.store.create_key(self._token_key(bot, bot_scopes), audit=event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
-    def _token_key(self, bot: Item, bot_scopes: tuple[str, ...]) -> Item:
+    def _token_key(self, bot: User, bot_scopes: tuple[str, ...]) -> Item:
         return new_key(
             bot,
             self.keyring,
             handle=BOT_TOKEN_HANDLE,
-            alias=bot.get("name"),
+            alias=bot.name,
             key_type=TOKEN,
             expires_at=None,
             key_scopes=bot_scopes,
         )
 
-    def _bot(self, admin: Principal, bot_id: str) -> Item:
+    def _bot(self, admin: Principal, bot_id: str) -> User:
         admin.require(scopes.BOTS)
         bot = self.store.get_user(bot_id)
-        if bot is None or not bot.get("is_bot") or bot["account_id"] != admin.account_id:
+        if bot is None or not bot.is_bot or bot.account_id != admin.account_id:
             raise NotFound()
         return bot
 

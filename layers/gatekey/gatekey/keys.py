@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from typing import Any
 
 from gatekey import audit, clock, key_tokens, scopes
 from gatekey.errors import NotFound, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.principal import SESSION, Principal
-from gatekey.records import JWT, TOKEN, ApiKey, KeyType
+from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
 from gatekey.store import Item, Store
 
 __all__ = ["JWT", "TOKEN", "KeyService", "key_scopes", "key_view", "new_key", "resolve_expiry"]
@@ -50,7 +49,7 @@ def key_scopes(key: Item) -> tuple[str, ...]:
 
 
 def new_key(
-    owner: Principal | Item,
+    owner: Principal | User,
     keyring: Keyring,
     *,
     handle: str,
@@ -59,15 +58,14 @@ def new_key(
     expires_at: int | None,
     key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
 ) -> Item:
-    """A key item for `owner` (a principal, or a user item for bots)."""
-    fields = owner if isinstance(owner, dict) else asdict(owner)
+    """A key item for `owner` (a principal, or the user of a bot)."""
     return {
         "key_id": str(uuid.uuid4()),
-        "user_id": fields["user_id"],
-        "account_id": fields["account_id"],
-        "email": fields.get("email") or "",
-        "role": fields["role"],
-        "is_bot": bool(fields.get("is_bot", False)),
+        "user_id": owner.user_id,
+        "account_id": owner.account_id,
+        "email": owner.email or "",
+        "role": owner.role,
+        "is_bot": owner.is_bot,
         "handle": handle,
         "alias": alias,
         "type": key_type,

@@ -26,8 +26,9 @@ from gatekey import audit, clock
 from gatekey.errors import Conflict, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.principal import SESSION, Principal
+from gatekey.records import User
 from gatekey.settings import Settings
-from gatekey.store import Item, Store
+from gatekey.store import Store
 from gatekey.users import get_user
 
 if TYPE_CHECKING:
@@ -47,8 +48,8 @@ SECRET_BYTES = 20  # RFC 4226's recommended 160 bits
 _CODE = re.compile(r"[0-9]{6}")
 
 
-def is_enabled(user: Item) -> bool:
-    return bool(user.get("mfa_enabled"))
+def is_enabled(user: User) -> bool:
+    return user.mfa_enabled
 
 
 def derive_secret(keyring: Keyring, user_id: str, nonce: str, kid: str) -> str:
@@ -98,22 +99,22 @@ def hash_recovery_code(keyring: Keyring, kid: str, user_id: str, code: str) -> s
 def check_second_factor(
     store: Store,
     keyring: Keyring,
-    user: Item,
+    user: User,
     *,
     totp: str | None,
     recovery_code: str | None,
 ) -> bool:
     """Spends a TOTP code or a recovery code of a user with MFA on; False when it is
     wrong, already used (replay) or belongs to a replaced enrolment."""
-    user_id = user["user_id"]
+    user_id = user.user_id
     if totp:
-        nonce, kid = user.get("totp_nonce"), user.get("totp_kid")
+        nonce, kid = user.totp_nonce, user.totp_kid
         if not nonce or not kid:
             return False
         step = matching_step(derive_secret(keyring, user_id, nonce, kid), totp, clock.now())
         return step is not None and store.use_totp_step(user_id, nonce=nonce, step=step)
     if recovery_code:
-        kid = user.get("recovery_kid")
+        kid = user.recovery_kid
         if not kid or not normalize_recovery_code(recovery_code):
             return False
         digest = hash_recovery_code(keyring, kid, user_id, recovery_code)
@@ -140,10 +141,10 @@ class MfaService:
         user = get_user(self.store, principal.user_id)
         nonce = secrets.token_urlsafe(16)
         kid = self.keyring.current_kid
-        self.store.set_totp_pending(user["user_id"], nonce=nonce, kid=kid, at=clock.now())
-        secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
+        self.store.set_totp_pending(user.user_id, nonce=nonce, kid=kid, at=clock.now())
+        secret = derive_secret(self.keyring, user.user_id, nonce, kid)
         uri = pyotp.TOTP(secret, digits=DIGITS, interval=INTERVAL).provisioning_uri(
-            name=user.get("email") or user["user_id"], issuer_name=ISSUER
+            name=user.email or user.user_id, issuer_name=ISSUER
         )
         return {"secret": secret, "otpauth_uri": uri}
 
@@ -154,10 +155,10 @@ class MfaService:
         the recovery codes, shown this once."""
         _require_session(principal)
         user = get_user(self.store, principal.user_id)
-        nonce, kid = user.get("totp_pending_nonce"), user.get("totp_pending_kid")
+        nonce, kid = user.totp_pending_nonce, user.totp_pending_kid
         if is_enabled(user) or not nonce or not kid:
             raise Conflict("There is no pending enrolment: start with POST /user/mfa/totp.")
-        secret = derive_secret(self.keyring, user["user_id"], nonce, kid)
+        secret = derive_secret(self.keyring, user.user_id, nonce, kid)
         step = matching_step(secret, code, clock.now())
         if step is None:
             raise ValidationFailed.field(
@@ -166,12 +167,12 @@ class MfaService:
         codes = new_recovery_codes()
         recovery_kid = self.keyring.current_kid
         self.store.enable_totp(
-            user["user_id"],
+            user.user_id,
             nonce=nonce,
             kid=kid,
             step=step,
             recovery_codes={
-                hash_recovery_code(self.keyring, recovery_kid, user["user_id"], c): 1 for c in codes
+                hash_recovery_code(self.keyring, recovery_kid, user.user_id, c): 1 for c in codes
             },
             recovery_kid=recovery_kid,
             audit=audit.user_event(
@@ -197,7 +198,7 @@ class MfaService:
             raise Conflict("Two-step verification is not on.")
         sessions = SessionService(self.store, self.keyring, self.settings)
 
-        def second_factor(checked: Item) -> bool:
+        def second_factor(checked: User) -> bool:
             is_totp = _CODE.fullmatch("".join(code.split())) is not None
             totp, recovery = (code, None) if is_totp else (None, code)
             return check_second_factor(
@@ -214,8 +215,8 @@ class MfaService:
         )
         sessions.verify_password(user, password, extra_check=second_factor, failure_event=failure)
         self.store.disable_totp(
-            user["user_id"],
-            nonce=str(user["totp_nonce"]),
+            user.user_id,
+            nonce=str(user.totp_nonce),
             audit=audit.user_event(
                 user,
                 audit.MFA_DISABLED,

@@ -154,13 +154,14 @@ class ApiKey(_Record):
 
 @dataclass(frozen=True)
 class User(_Record):
-    """A person or a bot (`is_bot`: no email, no password) of one account."""
+    """A person or a bot (`is_bot`: no email, no password, a `name`) of one account."""
 
     user_id: str
     account_id: str
     role: str
     created_at: int
     email: str | None = None
+    name: str | None = None
     is_bot: bool = False
     disabled: bool = False
     password_hash: str | None = None
@@ -180,8 +181,28 @@ class User(_Record):
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
-        names = {spec.name for spec in fields(cls)}
-        values = {name: value for name, value in item.items() if name in names}
-        for flag in ("is_bot", "disabled", "mfa_enabled"):
-            values[flag] = bool(values.get(flag, False))
-        return cls(**values)
+        codes = item.get("recovery_codes")
+        return cls(
+            user_id=str(item["user_id"]),
+            account_id=str(item["account_id"]),
+            role=str(item["role"]),
+            created_at=int(item["created_at"]),
+            email=item.get("email"),
+            name=item.get("name"),
+            is_bot=bool(item.get("is_bot", False)),
+            disabled=bool(item.get("disabled", False)),
+            password_hash=item.get("password_hash"),
+            password_version=_int(item.get("password_version")),
+            password_changed_at=_int(item.get("password_changed_at")),
+            last_login_at=_int(item.get("last_login_at")),
+            mfa_enabled=bool(item.get("mfa_enabled", False)),
+            mfa_enabled_at=_int(item.get("mfa_enabled_at")),
+            totp_nonce=item.get("totp_nonce"),
+            totp_kid=item.get("totp_kid"),
+            totp_last_step=_int(item.get("totp_last_step")),
+            totp_pending_nonce=item.get("totp_pending_nonce"),
+            totp_pending_kid=item.get("totp_pending_kid"),
+            totp_pending_at=_int(item.get("totp_pending_at")),
+            recovery_codes=None if codes is None else {str(k): int(v) for k, v in codes.items()},
+            recovery_kid=item.get("recovery_kid"),
+        )

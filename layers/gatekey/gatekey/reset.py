@@ -28,6 +28,7 @@ from gatekey.errors import Conflict, GatekeyError, PermissionDenied, ValidationF
 from gatekey.keyring import Keyring
 from gatekey.passwords import check_password_rule, hash_password
 from gatekey.principal import SESSION, Principal
+from gatekey.records import User
 from gatekey.settings import Settings, get_settings
 from gatekey.store import Item, Store
 from gatekey.users import get_user, normalize_email
@@ -54,7 +55,7 @@ def _new_token() -> tuple[str, str]:
 
 def issue_reset_token(
     store: Store,
-    user: Item,
+    user: User,
     *,
     purpose: str = RESET,
     audit_event: Item | None = None,
@@ -65,10 +66,10 @@ def issue_reset_token(
     store.put_reset_token(
         {
             "token_hash": digest,
-            "user_id": user["user_id"],
-            "account_id": user["account_id"],
+            "user_id": user.user_id,
+            "account_id": user.account_id,
             "purpose": purpose,
-            "password_version": int(user.get("password_version") or 0),
+            "password_version": user.password_version or 0,
             "created_at": now,
             "ttl": now + TOKEN_SECONDS[purpose],
         },
@@ -132,25 +133,25 @@ def _message(purpose: str, link: str, token: str, account: str) -> tuple[str, st
     return subject, text
 
 
-def _send(store: Store, user: Item, purpose: str, token: str, console: str) -> bool:
+def _send(store: Store, user: User, purpose: str, token: str, console: str) -> bool:
     """Sends the link, naming the account (an email may have users in several); a
     transport failure is logged (without the link) and reported as False, so the
     caller's answer does not depend on the mail service."""
-    found = store.get_account(user["account_id"])
-    account = f"{found['name']} ({user['account_id']})" if found else str(user["account_id"])
+    found = store.get_account(user.account_id)
+    account = f"{found['name']} ({user.account_id})" if found else user.account_id
     subject, text = _message(purpose, reset_link(console, token), token, account)
     try:
-        mail.send(str(user["email"]), subject, text)
+        mail.send(str(user.email), subject, text)
     except GatekeyError:
-        logger.warning("message not sent", extra={"purpose": purpose, "user_id": user["user_id"]})
+        logger.warning("message not sent", extra={"purpose": purpose, "user_id": user.user_id})
         return False
     return True
 
 
-def send_set_password(store: Store, user: Item, *, console_url: str) -> bool:
+def send_set_password(store: Store, user: User, *, console_url: str) -> bool:
     """A new user without a password gets a 7-day set-password link (Part A's
     POST /account/users). Bots and users without email get nothing."""
-    if not user.get("email") or user.get("is_bot"):
+    if not user.email or user.is_bot:
         return False
     token = issue_reset_token(store, user, purpose=SET_PASSWORD)
     return _send(store, user, SET_PASSWORD, token, console_url or LOCAL_CONSOLE_URL)
@@ -187,9 +188,7 @@ class PasswordService:
         user_ids = list(candidates.values()) or [ABSENT_USER_ID]
         users = [u for u in map(self.store.get_user, user_ids) if u]
         # bots log in with their token only: a password must never be set for one
-        users = [
-            u for u in users if u.get("email") and not u.get("disabled") and not u.get("is_bot")
-        ]
+        users = [u for u in users if u.email and not u.disabled and not u.is_bot]
         if not users:
             _, digest = _new_token()
             self.store.discarded_reset_write(digest)
@@ -228,11 +227,11 @@ class PasswordService:
         if (
             item is None
             or user is None
-            or user.get("is_bot")
-            or int(user.get("password_version") or 0) != int(item["password_version"])
+            or user.is_bot
+            or (user.password_version or 0) != int(item["password_version"])
         ):
             raise _invalid_token()
-        check_password_rule(new_password, user.get("email"))
+        check_password_rule(new_password, user.email)
         event = audit.user_event(
             user,
             audit.PASSWORD_RESET,
@@ -276,7 +275,7 @@ class PasswordService:
         SessionService(self.store, self.keyring, self.settings).verify_password(
             user, current_password, failure_event=event(audit.FAILURE)
         )
-        check_password_rule(new_password, user.get("email"))
+        check_password_rule(new_password, user.email)
         ended = self.store.set_password(
             user,
             hash_password(new_password),

@@ -17,7 +17,7 @@ from gatekey.audit import RequestMeta
 from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.passwords import verify_password
-from gatekey.records import Session
+from gatekey.records import Session, User
 from gatekey.settings import Settings
 from gatekey.store import Item, Store
 from gatekey.users import normalize_email, public_user
@@ -84,10 +84,10 @@ class SessionService:
         # An unknown email does the same reads and hashing as a wrong password.
         if not users:
             self.store.get_user(ABSENT_USER_ID)
-        matched = [user for user in users if verify_password(user.get("password_hash"), password)]
+        matched = [user for user in users if verify_password(user.password_hash, password)]
         if not users:
             verify_password(None, password)
-        matched = [user for user in matched if not user.get("disabled")]
+        matched = [user for user in matched if not user.disabled]
         if not matched:
             self._record_failure(email, throttle, now)
             self._audit_login(users, audit.LOGIN_FAILURE, meta, email)
@@ -98,7 +98,7 @@ class SessionService:
                 "account_id",
                 "This email belongs to several accounts: give account_id.",
                 code="required",
-                extra={"account_ids": sorted(user["account_id"] for user in matched)},
+                extra={"account_ids": sorted(user.account_id for user in matched)},
             )
         user = matched[0]
         if mfa.is_enabled(user):
@@ -121,25 +121,25 @@ class SessionService:
             "refresh_token": refresh_token,
             "token_type": "Bearer",
             "expires_in": expires_in,
-            "account_id": user["account_id"],
+            "account_id": user.account_id,
             "user": public_user(user),
         }
 
     def verify_password(
         self,
-        user: Item,
+        user: User,
         password: str,
         *,
-        extra_check: Callable[[Item], bool] | None = None,
+        extra_check: Callable[[User], bool] | None = None,
         failure_event: Item | None = None,
     ) -> None:
         """The password of a signed-in user (and `extra_check`, e.g. an MFA code, only once
         the password matched), as one login attempt: 401 `invalid_credentials` when wrong,
         429 once the email is locked."""
-        email = user.get("email") or user["user_id"]
+        email = user.email or user.user_id
         now = clock.now()
         throttle = self._reserve_attempt(email, now)
-        matched = verify_password(user.get("password_hash"), password)
+        matched = verify_password(user.password_hash, password)
         if matched and extra_check is not None:
             matched = extra_check(user)
         if not matched:
@@ -149,7 +149,7 @@ class SessionService:
             raise InvalidCredentials()
         self.store.clear_login_failures(email)
 
-    def _users_of(self, email: str, account_id: str | None) -> list[Item]:
+    def _users_of(self, email: str, account_id: str | None) -> list[User]:
         candidates = self.store.find_user_ids_by_email(email)
         if account_id is not None:
             candidates = {k: v for k, v in candidates.items() if k == account_id}
@@ -157,7 +157,7 @@ class SessionService:
 
     def _check_second_factor(
         self,
-        user: Item,
+        user: User,
         email: str,
         throttle: Item,
         now: int,
@@ -179,7 +179,7 @@ class SessionService:
             raise InvalidCredentials()
 
     def _audit_login(
-        self, users: list[Item], action: str, meta: RequestMeta | None, email: str
+        self, users: list[User], action: str, meta: RequestMeta | None, email: str
     ) -> None:
         """A failed or throttled login is recorded in the account of each user the email
         names; for an unknown email there is no account, so only the log line is written,
@@ -241,18 +241,18 @@ class SessionService:
         metrics.count(metrics.LOCKOUTS)
 
     def _open_session(
-        self, user: Item, user_agent: str | None, now: int, meta: RequestMeta | None = None
+        self, user: User, user_agent: str | None, now: int, meta: RequestMeta | None = None
     ) -> Session:
         """The session, the user's `last_login_at` and the `login.success` event, together."""
         max_expires_at = now + self.settings.session_max_seconds
         session = Session(
             session_id=str(uuid.uuid4()),
-            user_id=user["user_id"],
-            account_id=user["account_id"],
-            email=user["email"],
-            role=user["role"],
-            is_bot=bool(user.get("is_bot", False)),
-            disabled=bool(user.get("disabled", False)),
+            user_id=user.user_id,
+            account_id=user.account_id,
+            email=user.email or "",
+            role=user.role,
+            is_bot=user.is_bot,
+            disabled=user.disabled,
             user_agent=user_agent or "",
             created_at=now,
             last_used_at=now,

@@ -12,12 +12,14 @@ a stale read is retried from a fresh one.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from gatekey import audit, clock, scopes
 from gatekey.errors import Conflict, NotFound
 from gatekey.passwords import hash_password
 from gatekey.principal import Principal
+from gatekey.records import User
 from gatekey.store import Item, Store
 from gatekey.users import ADMIN, MEMBER, normalize_email
 
@@ -30,22 +32,22 @@ class LastAdmin(Conflict):
     default_detail = "The last enabled admin of an account cannot be demoted, disabled or deleted."
 
 
-def user_view(user: Item) -> dict[str, Any]:
+def user_view(user: User) -> dict[str, Any]:
     """What an admin sees of a user: never a password hash, MFA secret or code."""
     return {
-        "id": user["user_id"],
-        "email": user.get("email"),
-        "role": user["role"],
-        "is_bot": bool(user.get("is_bot", False)),
-        "disabled": bool(user.get("disabled", False)),
-        "mfa": bool(user.get("mfa_enabled", False)),
-        "created_at": clock.iso(user["created_at"]),
-        "last_login_at": clock.iso(user.get("last_login_at")),
+        "id": user.user_id,
+        "email": user.email,
+        "role": user.role,
+        "is_bot": user.is_bot,
+        "disabled": user.disabled,
+        "mfa": user.mfa_enabled,
+        "created_at": clock.iso(user.created_at),
+        "last_login_at": clock.iso(user.last_login_at),
     }
 
 
-def is_enabled_admin(user: Item) -> bool:
-    return user.get("role") == ADMIN and not user.get("disabled")
+def is_enabled_admin(user: User) -> bool:
+    return user.role == ADMIN and not user.disabled
 
 
 class UserAdminService:
@@ -55,7 +57,7 @@ class UserAdminService:
     def list_users(self, admin: Principal) -> dict[str, Any]:
         admin.require(scopes.USERS)
         users = self.store.list_account_users(admin.account_id)
-        users.sort(key=lambda user: (user["created_at"], user["user_id"]))
+        users.sort(key=lambda user: (user.created_at, user.user_id))
         return {"users": [user_view(user) for user in users]}
 
     def create(
@@ -108,13 +110,14 @@ class UserAdminService:
         for _ in range(ATTEMPTS):
             user = self._member(admin, user_id)
             changes: Item = {}
-            if role is not None and role != user["role"]:
+            if role is not None and role != user.role:
                 changes["role"] = role
-            if disabled is not None and disabled != bool(user.get("disabled", False)):
+            if disabled is not None and disabled != user.disabled:
                 changes["disabled"] = disabled
             if not changes:
                 return {"user": user_view(user)}
-            guard = self._guard(user, {**user, **changes})
+            changed = replace(user, **changes)
+            guard = self._guard(user, changed)
             try:
                 self.store.update_credentials(
                     user,
@@ -125,7 +128,7 @@ class UserAdminService:
                 )
             except Conflict:
                 continue  # changed meanwhile (or the other admin did): decide again
-            return {"user": user_view({**user, **changes})}
+            return {"user": user_view(changed)}
         raise Conflict()
 
     def delete(self, admin: Principal, user_id: str, meta: audit.RequestMeta | None = None) -> None:
@@ -133,7 +136,7 @@ class UserAdminService:
         admin.require(scopes.USERS)
         for _ in range(ATTEMPTS):
             user = self._member(admin, user_id)
-            guard = self._guard(user, {**user, "disabled": True})
+            guard = self._guard(user, replace(user, disabled=True))
             try:
                 self.store.delete_user(
                     user,
@@ -169,28 +172,28 @@ class UserAdminService:
             "cursor": audit.encode_cursor(last) if last else None,
         }
 
-    def _member(self, admin: Principal, user_id: str) -> Item:
+    def _member(self, admin: Principal, user_id: str) -> User:
         """A user of the admin's account; any other user is simply not found."""
         user = self.store.get_user(user_id)
-        if user is None or user["account_id"] != admin.account_id:
+        if user is None or user.account_id != admin.account_id:
             raise NotFound()
         return user
 
-    def _guard(self, before: Item, after: Item) -> list[dict[str, Any]]:
+    def _guard(self, before: User, after: User) -> list[dict[str, Any]]:
         """The condition that another enabled admin remains, when this change takes
         one away; LastAdmin when there is none."""
         if not is_enabled_admin(before) or is_enabled_admin(after):
             return []
         others = [
             user
-            for user in self.store.list_account_users(before["account_id"])
-            if user["user_id"] != before["user_id"] and is_enabled_admin(user)
+            for user in self.store.list_account_users(before.account_id)
+            if user.user_id != before.user_id and is_enabled_admin(user)
         ]
         if not others:
             raise LastAdmin()
         # The oldest admin: the one least likely to be the target of a concurrent change.
-        other = min(others, key=lambda user: (user["created_at"], user["user_id"]))
-        return [self.store.enabled_admin_check(other["user_id"])]
+        other = min(others, key=lambda user: (user.created_at, user.user_id))
+        return [self.store.enabled_admin_check(other.user_id)]
 
     @staticmethod
     def _event(admin: Principal, action: str, user_id: str, meta: audit.RequestMeta | None) -> Item:
@@ -199,9 +202,9 @@ class UserAdminService:
         )
 
 
-def _state(user: Item) -> Item:
+def _state(user: User) -> Item:
     """What the decision was based on; the write fails if the user changed since."""
-    return {"role": user["role"], "disabled": bool(user.get("disabled", False))}
+    return {"role": user.role, "disabled": user.disabled}
 
 
 def get_user_admin_service() -> UserAdminService:

@@ -8,6 +8,7 @@ from typing import Any
 from gatekey import clock
 from gatekey.errors import NotFound
 from gatekey.passwords import hash_password
+from gatekey.records import User
 from gatekey.store import Item, Store
 
 ADMIN = "admin"
@@ -30,7 +31,7 @@ def create_user(
     password: str | None,
     admin: bool = False,
     bot: bool = False,
-) -> Item:
+) -> User:
     """A user of an account; bots have no password and log in only with their token."""
     return store.create_user(
         {
@@ -45,21 +46,21 @@ def create_user(
     )
 
 
-def get_user(store: Store, user_id: str) -> Item:
+def get_user(store: Store, user_id: str) -> User:
     user = store.get_user(user_id)
     if user is None:
         raise NotFound()
     return user
 
 
-def public_user(user: Item) -> dict[str, Any]:
+def public_user(user: User) -> dict[str, Any]:
     """What a client may see of a user: never the password hash."""
     return {
-        "id": user["user_id"],
-        "email": user.get("email"),
-        "account_id": user["account_id"],
-        "role": user["role"],
-        "is_bot": bool(user.get("is_bot", False)),
-        "mfa": bool(user.get("mfa_enabled", False)),
-        "created_at": clock.iso(user["created_at"]),
+        "id": user.user_id,
+        "email": user.email,
+        "account_id": user.account_id,
+        "role": user.role,
+        "is_bot": user.is_bot,
+        "mfa": user.mfa_enabled,
+        "created_at": clock.iso(user.created_at),
     }

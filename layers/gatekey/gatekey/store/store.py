@@ -12,6 +12,7 @@ from typing import Any
 
 from gatekey import clock
 from gatekey.errors import Conflict, NotFound
+from gatekey.records import User
 from gatekey.store import item_keys
 from gatekey.store.api_keys import ApiKeys
 from gatekey.store.audit import AuditLog
@@ -28,16 +29,16 @@ from gatekey.store.users import Users
 class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets, Mfa, AuditLog):
     """Named operations on the gatekey table."""
 
-    def create_bot(self, user: Item, key: Item, *, audit: Item | None = None) -> tuple[Item, Item]:
+    def create_bot(self, user: Item, key: Item, *, audit: Item | None = None) -> tuple[User, Item]:
         """A bot user and its token key, all or nothing."""
-        item, user_actions = self._user_actions(user)
+        bot, user_actions = self._user_actions(user)
         key_item, key_actions = self._key_actions(key)
         codes = self._transact_audited(user_actions + key_actions, audit)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise NotFound("No such account.", attr="account_id")
             raise Conflict()
-        return item, key_item
+        return bot, key_item
 
     def open_session(self, session: Item, *, audit: Item | None = None) -> Item:
         """A login: the session, the user's `last_login_at` and the event, all or nothing."""
@@ -51,7 +52,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
 
     def delete_user(
         self,
-        user: Item,
+        user: User,
         keys: list[Item],
         *,
         expect: Item | None = None,
@@ -66,7 +67,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         the audit event goes with the last one, which removes the user item, so it is
         recorded exactly when the user is gone.
         """
-        sessions = self.list_sessions(user["user_id"])
+        sessions = self.list_sessions(user.user_id)
         self.update_credentials(
             user,
             {"disabled": True},
@@ -87,7 +88,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
 
     def update_credentials(
         self,
-        user: Item,
+        user: User,
         changes: Item,
         *,
         keys: list[Item] | None = None,
@@ -106,7 +107,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         decided on a stale read. More than 100 credentials take several transactions,
         each all or nothing; a session or key that ended meanwhile is simply left out.
         """
-        user_id = user["user_id"]
+        user_id = user.user_id
         keys = self.list_keys(user_id) if keys is None else keys
         sessions = self.list_sessions(user_id) if sessions is None else sessions
         names = {f"#c{i}": name for i, name in enumerate(changes)}
@@ -180,7 +181,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
 
     def set_password(
         self,
-        user: Item,
+        user: User,
         password_hash: str,
         *,
         keep_session_id: str | None = None,
@@ -195,8 +196,8 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         transaction; more than fit (100 actions) end in further transactions right after.
         Conflict when the token was spent or the password changed meanwhile.
         """
-        user_id = user["user_id"]
-        version = int(user.get("password_version") or 0)
+        user_id = user.user_id
+        version = user.password_version or 0
         now = clock.now()
         actions: list[Action] = [
             self._user_update(
@@ -215,8 +216,8 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
                 "ExpressionAttributeValues": values({":now": now}),
             }
             actions.append({"Delete": spend})
-        if user.get("email"):
-            actions.append(self._delete_action(item_keys.login_failures(user["email"])))
+        if user.email:
+            actions.append(self._delete_action(item_keys.login_failures(user.email)))
         actions = self._with_audit(actions, audit)
         ended = [
             self._delete_action(item_keys.session(session["session_id"]))

@@ -6,6 +6,7 @@ from typing import Any
 
 from gatekey import clock
 from gatekey.errors import EmailTaken, NotFound
+from gatekey.records import User
 from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item, values
@@ -25,19 +26,23 @@ class Users(StoreBase):
     def get_account(self, account_id: str) -> Item | None:
         return self._get(item_keys.account(account_id))
 
-    def get_user(self, user_id: str) -> Item | None:
-        return self._get(item_keys.user(user_id))
+    def get_user(self, user_id: str) -> User | None:
+        item = self._get(item_keys.user(user_id))
+        return None if item is None else User.from_item(item)
 
-    def list_account_users(self, account_id: str) -> list[Item]:
-        return self._query_index(item_keys.account_users(account_id))
+    def list_account_users(self, account_id: str) -> list[User]:
+        return [
+            User.from_item(item) for item in self._query_index(item_keys.account_users(account_id))
+        ]
 
     def find_user_ids_by_email(self, email: str) -> dict[str, str]:
         """Account id -> user id for every account that has a user with this email."""
         claims = self._query_partition(item_keys.email_claims(email))
         return {item_keys.account_of_email_claim(c["sk"]): c["user_id"] for c in claims}
 
-    def _user_actions(self, user: Item) -> tuple[Item, list[Action]]:
-        """The user item, its email claim (bots have none) and the account-exists check."""
+    def _user_actions(self, user: Item) -> tuple[User, list[Action]]:
+        """A new user (given as the attributes its item is written with), its email claim
+        (bots have none) and the account-exists check."""
         user_id, account_id = user["user_id"], user["account_id"]
         item = {
             **user,
@@ -55,25 +60,26 @@ class Users(StoreBase):
         if user.get("email"):
             claim = {**item_keys.email_claim(user["email"], account_id), "user_id": user_id}
             actions.append(self._put_action(claim))
-        return item, actions
+        return User.from_item(item), actions
 
-    def _user_delete_actions(self, user: Item) -> list[Action]:
-        actions = [self._delete_action(item_keys.user(user["user_id"]))]
-        if user.get("email"):
-            actions.append(
-                self._delete_action(item_keys.email_claim(user["email"], user["account_id"]))
-            )
+    def _user_delete_actions(self, user: User) -> list[Action]:
+        actions = [self._delete_action(item_keys.user(user.user_id))]
+        if user.email:
+            actions.append(self._delete_action(item_keys.email_claim(user.email, user.account_id)))
         return actions
 
-    def create_user(self, user: Item, *, audit: Item | None = None) -> Item:
-        """Writes the user and its email claim in one transaction (email unique per account)."""
-        item, actions = self._user_actions(user)
+    def create_user(self, user: Item, *, audit: Item | None = None) -> User:
+        """Writes the user and its email claim in one transaction (email unique per account).
+
+        `user` holds exactly the attributes the new item gets (None ones are left out),
+        so a new user's item carries no flag it was not given."""
+        created, actions = self._user_actions(user)
         codes = self._transact_audited(actions, audit)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise NotFound("No such account.", attr="account_id")
             raise EmailTaken(attr="email")
-        return item
+        return created
 
     def _user_update(
         self,
