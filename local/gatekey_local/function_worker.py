@@ -26,6 +26,7 @@ attributes a test sets in the function (``{(module, attribute): value}``, e.g. a
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import pickle
@@ -250,6 +251,11 @@ class _Worker:
 
 
 def main(argv: list[str]) -> int:
+    # Each line reaches the terminal (or file) as it is written, as Lambda's runtime
+    # sends each line to CloudWatch, even when stdout is not a terminal.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     descriptor = int(argv[1])
     connection = Connection(socket.socket(fileno=descriptor).detach())
     _Worker(connection).serve()
