@@ -102,7 +102,9 @@ def function_patch(local_server: BackgroundApi) -> Iterator[FunctionRunner]:
 
 @pytest.fixture
 def configure(monkeypatch: pytest.MonkeyPatch, gatekey_env: dict[str, str]) -> Iterator[Any]:
-    """Sets gatekey settings for one test, as env vars of the local run, and rebuilds caches."""
+    """Sets gatekey settings for one test, as env vars of this process (rebuilding its
+    caches); a running local API passes a changed variable to the functions that declare
+    it, in fresh processes (``lambda_runner``)."""
     from tests.helpers import reset_gatekey_caches
 
     def apply(**variables: str) -> None:
