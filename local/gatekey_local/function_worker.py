@@ -37,6 +37,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
@@ -175,8 +176,6 @@ class _Worker:
             self._connection.send(message)
 
     def _in_role(self) -> Any:
-        from contextlib import nullcontext
-
         assert self._init is not None
         if self._init.role is None:
             return nullcontext()

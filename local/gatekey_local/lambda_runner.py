@@ -141,7 +141,8 @@ class _Worker:
 
     def __init__(self, function: LocalFunction, environment: Mapping[str, str], role: Any):
         self.environment = dict(environment)
-        self.patches: Mapping[PatchKey, Any] | None = None
+        self.usable = True
+        """False once the worker timed out or its process died: it is replaced."""
         ours, theirs = socket.socketpair()
         try:
             self._process = subprocess.Popen(
@@ -188,11 +189,13 @@ class _Worker:
                 ready = remaining > 0 and self._connection.poll(remaining)
                 message = self._connection.recv() if ready else None
             except (EOFError, OSError):
+                self.usable = False
                 code = self._process.poll()
                 raise FunctionError(
                     "Runtime.ExitError", f"{what}: the function's process exited ({code})"
                 ) from None
             if message is None:
+                self.usable = False
                 raise FunctionTimeout(f"{what} ran longer than its {timeout_seconds} s limit")
             if message[0] == "log":
                 _dispatch(*message[1:])
@@ -261,11 +264,10 @@ class FunctionRunner:
                 return worker.invoke(
                     event, dict(self._patches), function.timeout_seconds, function.name
                 )
-            except (FunctionTimeout, FunctionError) as exc:
-                if isinstance(exc, FunctionTimeout) or exc.error_type == "Runtime.ExitError":
+            finally:
+                if not worker.usable:  # stopped at its Timeout, or its process died
                     self._workers.pop(function_key, None)
                     worker.stop()
-                raise
 
     def patch(self, module: str, attribute: str, value: Any) -> None:
         """Set ``module.attribute`` to ``value`` in every function, from its next
