@@ -48,10 +48,10 @@ HTTP_UNAUTHORIZED = {"message": "Unauthorized"}
 HTTP_FORBIDDEN = {"message": "Forbidden"}
 
 
-def serve_consumer(gatekey_env, cache_seconds):
+def serve_consumer(gatekey_env, cache_seconds, template=CONSUMER):
     """The consumer's APIs, as clients keyed "rest" and "http", with the given cache TTL."""
     apis = serve_in_thread(
-        CONSUMER,
+        template,
         env=gatekey_env,
         parameter_overrides={"AuthorizerCacheSeconds": cache_seconds},
         authorizer_sources=AUTHORIZER,
@@ -78,6 +78,37 @@ def consumer(gatekey_env):
 def cached_consumer(gatekey_env):
     """With the template's default cache TTL."""
     yield from serve_consumer(gatekey_env, "60")
+
+
+def iam_consumer_template(directory):
+    """The consumer's template with its HTTP API authorizer answering IAM policies, and
+    without `routeKey` in its identity sources: one cached policy then serves every
+    route of a caller, as on the REST API."""
+    text = CONSUMER.read_text()
+    route_key = "              Context: [routeKey]\n"
+    for needle in ("EnableSimpleResponses: true", route_key):
+        assert text.count(needle) == 1, needle
+    text = text.replace("EnableSimpleResponses: true", "EnableSimpleResponses: false")
+    (directory / "template.yaml").write_text(text.replace(route_key, ""))
+    (directory / "backend").symlink_to(CONSUMER.parent / "backend")
+    return directory / "template.yaml"
+
+
+def serve_iam_consumer(gatekey_env, tmp_path_factory, cache_seconds):
+    """As with the gatekey stack's HttpApiSimpleResponses=false."""
+    template = iam_consumer_template(tmp_path_factory.mktemp("consumer-iam"))
+    env = {**gatekey_env, "GATEKEY_HTTP_API_SIMPLE_RESPONSES": "false"}
+    yield from serve_consumer(env, cache_seconds, template)
+
+
+@pytest.fixture(scope="module")
+def iam_consumer(gatekey_env, tmp_path_factory):
+    yield from serve_iam_consumer(gatekey_env, tmp_path_factory, "0")
+
+
+@pytest.fixture(scope="module")
+def cached_iam_consumer(gatekey_env, tmp_path_factory):
+    yield from serve_iam_consumer(gatekey_env, tmp_path_factory, "60")
 
 
 def make_key(user, key_scopes=("*",)):
@@ -256,3 +287,42 @@ def test_read_key_is_refused_on_every_gatekey_management_route(api, user):
         response = api.request(method, path, headers=headers, json={})
         assert response.status_code == 403, (method, path, response.text)
         assert response.json()["errors"][0]["code"] == "permission_denied"
+
+
+# Route scopes are exact per route (CONTRACT 8b): GET /orders/{id} needs orders:read and
+# GET /orders/{id}/refunds refunds:read. In an execute-api ARN IAM's `*` also matches
+# `/`, so an allow for `GET/orders/*` alone would open the refunds too.
+
+NESTED_PATHS = ("/orders/42", "/orders/42/refunds", "/orders/7/refunds", "/orders/7")
+
+
+@pytest.mark.parametrize(
+    "fixture", ["consumer", "cached_consumer", "iam_consumer", "cached_iam_consumer"]
+)
+@pytest.mark.parametrize(
+    ("key_scopes", "opened"),
+    [
+        (["orders:read"], {"/orders/42", "/orders/7"}),
+        (["refunds:read"], {"/orders/42/refunds", "/orders/7/refunds"}),
+        (["orders:read", "refunds:read"], set(NESTED_PATHS)),
+    ],
+)
+def test_a_route_scope_never_opens_a_nested_route(request, user, fixture, key_scopes, opened):
+    """Asked in either order (so that, with the cache on, each route's answer may come
+    from another route's cached policy), each route answers for its own scope."""
+    apis = request.getfixturevalue(fixture)
+    for paths in (NESTED_PATHS, NESTED_PATHS[::-1]):
+        _, key_token = make_key(user, key_scopes)
+        for kind in ("rest", "http"):
+            for path in paths:
+                response = apis[kind].get(path, headers={"Authorization": key_token})
+                if path not in opened:
+                    refusal = PERMISSION_DENIED_BODY if kind == "rest" else HTTP_FORBIDDEN
+                    assert (response.status_code, response.json()) == (403, refusal), (kind, path)
+                    continue
+                assert response.status_code == 200, (kind, path, response.text)
+                body = response.json()
+                if path.endswith("/refunds"):
+                    assert (body["refunds"], body["order_id"]) == ([], path.split("/")[2])
+                else:
+                    assert body["order"] == {"id": path.split("/")[2]}

@@ -109,13 +109,16 @@ def test_route_scopes_list_exactly_the_permitted_method_arns():
     from gatekey.authorizer_events import allow
 
     policy = allow(rest_request(), key_principal("orders:read"), simple=True)
-    (statement,) = policy["policyDocument"]["Statement"]
-    assert statement["Effect"] == "Allow"
-    assert statement["Resource"] == [
-        "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/health",
-        "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/orders",
-        "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/orders/*",
+    allowed, denied = policy["policyDocument"]["Statement"]
+    stage = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1"
+    assert allowed["Effect"] == "Allow"
+    assert allowed["Resource"] == [
+        f"{stage}/GET/health",
+        f"{stage}/GET/orders",
+        f"{stage}/GET/orders/?*",  # `?`: a path parameter is never empty
     ]
+    # `*` also matches `/`: an id holding a `/` would be another route.
+    assert (denied["Effect"], denied["Resource"]) == ("Deny", [f"{stage}/GET/orders/*/*"])
 
 
 def test_a_credential_opening_no_route_gets_a_deny():
@@ -163,10 +166,120 @@ def test_http_simple_answers_are_for_the_events_own_route(route_key, held, autho
 
 @pytest.mark.parametrize(
     "bad",
-    ["orders=orders:read", "get/orders=orders:read", "GET/orders=Orders", "GET/x", "x" * 3000],
+    [
+        "orders=orders:read",
+        "get/orders=orders:read",
+        "GET/orders=Orders",
+        "GET/x",
+        "GET/orders/?=orders:read",  # `?` would be an IAM wildcard in the policy
+        "GET/orders=orders:read," * 23,  # over 512 characters, API Gateway's limit
+    ],
 )
 def test_malformed_route_scopes_are_a_configuration_error(bad):
     from gatekey.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError):
         rest_request(bad)
+
+
+# Route scopes are exact per route (CONTRACT 8b): in an execute-api ARN IAM's `*`
+# matches any characters, `/` included, so the policy must deny what its patterns
+# reach beyond the permitted routes. Each policy is evaluated as API Gateway does
+# (explicit Deny wins) against the ARN of every request that may reuse it from the
+# authorizer cache, including the request it was computed for.
+
+STAGE = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1"
+NESTED = "GET/orders/:id=orders:read,GET/orders/:id/refunds=refunds:read,POST/orders=orders:write"
+NESTED_REQUESTS = ("GET/orders/42", "GET/orders/42/refunds", "POST/orders")
+
+
+def decide(policy: dict, tail: str) -> str:
+    from gatekey_local.authorizers import evaluate_policy
+
+    return evaluate_policy(policy["policyDocument"]["Statement"], f"{STAGE}/{tail}")
+
+
+def route_policy(route_scopes: str, tail: str, held: tuple[str, ...], kind: str = "rest"):
+    """The authorizer's answer for a request to `tail`, on a REST API or an HTTP API
+    answered with IAM policies."""
+    from gatekey.authorizer_events import allow, read_event
+
+    event: dict = {"stageVariables": {"gatekeyRouteScopes": route_scopes}}
+    if kind == "rest":
+        event |= {"type": "REQUEST", "methodArn": f"{STAGE}/{tail}", "headers": {}}
+    else:
+        method, _, path = tail.partition("/")
+        event |= {"version": "2.0", "routeArn": f"{STAGE}/{tail}", "routeKey": f"{method} /"}
+        event["routeKey"] += path
+    return allow(read_event(event), key_principal(*held), simple=False)
+
+
+@pytest.mark.parametrize("kind", ["rest", "http"])
+@pytest.mark.parametrize("first", NESTED_REQUESTS)
+@pytest.mark.parametrize(
+    ("held", "opened"),
+    [
+        (("orders:read",), {"GET/orders/42"}),
+        (("refunds:read",), {"GET/orders/42/refunds"}),
+        (("orders:read", "refunds:read"), {"GET/orders/42", "GET/orders/42/refunds"}),
+        (("orders:read", "orders:write"), {"GET/orders/42", "POST/orders"}),
+        (("*",), set(NESTED_REQUESTS)),
+    ],
+)
+def test_a_route_scope_never_opens_a_nested_route(kind, first, held, opened):
+    policy = route_policy(NESTED, first, held, kind)
+    decisions = {tail: decide(policy, tail) == "allow" for tail in NESTED_REQUESTS}
+    assert decisions == {tail: tail in opened for tail in NESTED_REQUESTS}
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "GET/orders/4/2",  # an "id" holding a `/`
+        "GET/orders/",  # an empty id
+        "GET/orders/42/refunds/7",
+        "GET/orders/42/notes",  # not declared: refused to everyone
+    ],
+)
+def test_a_parameter_is_one_whole_segment(tail):
+    policy = route_policy(NESTED, "GET/orders/42", ("orders:read",))
+    assert decide(policy, tail) != "allow"
+    # ...and a request for that ARN itself is refused whatever the key holds.
+    assert decide(route_policy(NESTED, tail, ("*",)), tail) != "allow"
+
+
+def test_any_stands_for_one_method_never_for_a_path():
+    routes = "ANY/orders=orders:read,GET/users/:id/orders=users:read"
+    policy = route_policy(routes, "PUT/orders", ("orders:read",))
+    assert decide(policy, "PUT/orders") == decide(policy, "DELETE/orders") == "allow"
+    assert decide(policy, "GET/users/7/orders") == "explicit_deny"
+
+
+def test_a_greedy_parameter_opens_every_path_below_it():
+    policy = route_policy("GET/files/:path+=files:read", "GET/files/a/b/c", ("files:read",))
+    assert decide(policy, "GET/files/a/b/c") == decide(policy, "GET/files/a") == "allow"
+    assert decide(policy, "GET/other/a") == "implicit_deny"
+
+
+def test_overlapping_routes_fail_closed():
+    """`GET /a/{x}/b` is refused, and its pattern `GET/a/?*/b` also matches the
+    permitted `GET /a/{x}/{y}/b`: the Deny stays (docs/authorizer.md)."""
+    routes = "GET/a/:x=one:read,GET/a/:x/b=two:read,GET/a/:x/:y/b=one:read"
+    policy = route_policy(routes, "GET/a/1", ("one:read",))
+    assert decide(policy, "GET/a/1") == "allow"
+    assert decide(policy, "GET/a/1/b") == "explicit_deny"
+    assert decide(policy, "GET/a/1/2/b") == "explicit_deny"  # less access, never more
+
+
+def test_the_policy_of_the_longest_declaration_stays_small():
+    """At most one resource per declared route and one per path parameter: a policy
+    for the longest declaration a stage variable holds (512 characters) stays well
+    under 8 KB, the only authorizer result size API Gateway documents (WebSocket)."""
+    entries = [f"GET/r{n:02}/:a/:b/:c=s{n:02}:read" for n in range(40)]
+    routes = ",".join(entries)
+    while len(routes) > 512:
+        entries.pop()
+        routes = ",".join(entries)
+    held = tuple(f"s{n:02}:read" for n in range(0, len(entries), 2))
+    policy = route_policy(routes, "GET/r00/1/2/3", held)
+    assert len(json.dumps(policy["policyDocument"])) < 8 * 1024

@@ -322,15 +322,23 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
     assert http.gateway_responses == {}
     keys = {(route.api_id, route.route_key) for route in template.routes}
     assert keys == {
-        (api, f"{method} /orders")
+        (api, route_key)
         for api in ("OrdersRestApi", "OrdersHttpApi")
-        for method in ("GET", "POST")
+        for route_key in (
+            "GET /orders",
+            "POST /orders",
+            "GET /orders/{id}",
+            "GET /orders/{id}/refunds",
+        )
     }
     routes = {route.api_id: route for route in template.routes}
     assert (
         rest.stage_variables
         == http.stage_variables
-        == {"gatekeyRouteScopes": "GET/orders=orders:read,POST/orders=orders:write"}
+        == {
+            "gatekeyRouteScopes": "GET/orders=orders:read,POST/orders=orders:write,"
+            "GET/orders/:id=orders:read,GET/orders/:id/refunds=refunds:read"
+        }
     )
     assert effective_authorizer(routes["OrdersHttpApi"], http).identity_context == ("routeKey",)
     authorizer = effective_authorizer(routes["OrdersHttpApi"], http)

@@ -14,19 +14,28 @@ CALLER_FIELDS = ("user_id", "account_id", "email", "role", "token_type", "key_ha
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """GET /orders lists (none, here); POST /orders "creates" one. API Gateway has
-    already checked the route's scope: only callers holding it get this far."""
+    """GET /orders lists (none, here); POST /orders "creates" one; GET /orders/{id} and
+    GET /orders/{id}/refunds show one order and its refunds. API Gateway has already
+    checked the route's scope: only callers holding it get this far."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     caller = authorizer.get("lambda", authorizer)  # HTTP API nests it under "lambda"
     method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
         "method"
     )
+    # REST names the route by its resource, the HTTP API by its routeKey.
+    route = event.get("resource") or event.get("routeKey", "").partition(" ")[2]
+    order_id = (event.get("pathParameters") or {}).get("id")
     body: dict[str, Any] = {
         "caller": {field: caller.get(field) for field in CALLER_FIELDS},
         "api": "http" if event.get("version") == "2.0" else "rest",
     }
     if method == "POST":
         body["order"] = {"status": "created"}
+    elif route == "/orders/{id}/refunds":
+        body["refunds"] = []
+        body["order_id"] = order_id
+    elif route == "/orders/{id}":
+        body["order"] = {"id": order_id}
     else:
         body["orders"] = []
     return {
