@@ -16,13 +16,14 @@ from gatekey.api import (
 )
 from gatekey.bots import get_bot_service
 from gatekey.models import CreateBotRequest
+from gatekey.policy import Action
 
 app = create_app()
 
 
 @app.post("/account/bots")
 def create_bot() -> Response[str]:
-    admin = current_principal(app, scopes.BOTS)
+    admin = current_principal(app, Action.MANAGE_BOTS)
     body = parse_body(app, CreateBotRequest)
     bot_scopes = tuple(body.scopes or scopes.DEFAULT_SCOPES)
     return json_response(
@@ -32,12 +33,12 @@ def create_bot() -> Response[str]:
 
 @app.get("/account/bots")
 def list_bots() -> Response[str]:
-    return json_response(200, get_bot_service().list(current_principal(app, scopes.BOTS)))
+    return json_response(200, get_bot_service().list(current_principal(app, Action.MANAGE_BOTS)))
 
 
 @app.delete("/account/bots/<bot_id>")
 def delete_bot(bot_id: str) -> Response[str]:
-    get_bot_service().delete(current_principal(app, scopes.BOTS), bot_id, request_meta(app))
+    get_bot_service().delete(current_principal(app, Action.MANAGE_BOTS), bot_id, request_meta(app))
     return empty_response(204)
 
 
@@ -46,7 +47,7 @@ def regenerate_bot_token(bot_id: str) -> Response[str]:
     return json_response(
         200,
         get_bot_service().regenerate_token(
-            current_principal(app, scopes.BOTS), bot_id, request_meta(app)
+            current_principal(app, Action.MANAGE_BOTS), bot_id, request_meta(app)
         ),
     )
 

@@ -16,13 +16,14 @@ from gatekey.api import (
 )
 from gatekey.keys import get_key_service, resolve_expiry
 from gatekey.models import CreateKeyRequest, RotateKeyRequest, UpdateKeyRequest
+from gatekey.policy import Action
 
 app = create_app()
 
 
 @app.post("/user/keys")
 def create_key() -> Response[str]:
-    owner = current_principal(app, scopes.KEYS)
+    owner = current_principal(app, Action.MANAGE_KEYS)
     body = parse_body(app, CreateKeyRequest)
     key = get_key_service().create(
         owner,
@@ -38,17 +39,19 @@ def create_key() -> Response[str]:
 
 @app.get("/user/keys")
 def list_keys() -> Response[str]:
-    return json_response(200, get_key_service().list(current_principal(app, scopes.KEYS)))
+    return json_response(200, get_key_service().list(current_principal(app, Action.MANAGE_KEYS)))
 
 
 @app.get("/user/keys/<handle>")
 def get_key(handle: str) -> Response[str]:
-    return json_response(200, get_key_service().get(current_principal(app, scopes.KEYS), handle))
+    return json_response(
+        200, get_key_service().get(current_principal(app, Action.MANAGE_KEYS), handle)
+    )
 
 
 @app.patch("/user/keys/<handle>")
 def update_key(handle: str) -> Response[str]:
-    owner = current_principal(app, scopes.KEYS)
+    owner = current_principal(app, Action.MANAGE_KEYS)
     body = parse_body(app, UpdateKeyRequest)
     changes = body.model_dump(include={"alias", "scopes"}, exclude_unset=True)
     return json_response(200, get_key_service().update(owner, handle, changes, request_meta(app)))
@@ -56,13 +59,13 @@ def update_key(handle: str) -> Response[str]:
 
 @app.delete("/user/keys/<handle>")
 def delete_key(handle: str) -> Response[str]:
-    get_key_service().delete(current_principal(app, scopes.KEYS), handle, request_meta(app))
+    get_key_service().delete(current_principal(app, Action.MANAGE_KEYS), handle, request_meta(app))
     return empty_response(204)
 
 
 @app.post("/user/keys/<handle>/rotate")
 def rotate_key(handle: str) -> Response[str]:
-    owner = current_principal(app, scopes.KEYS)
+    owner = current_principal(app, Action.MANAGE_KEYS)
     body = parse_body(app, RotateKeyRequest)
     key = get_key_service().rotate(owner, handle, body.grace_seconds, request_meta(app))
     return json_response(200, key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey import scopes
 from gatekey.api import (
     create_app,
     current_principal,
@@ -15,6 +14,7 @@ from gatekey.api import (
     request_meta,
 )
 from gatekey.models import RevokeRequest
+from gatekey.policy import Action
 from gatekey.revocation import get_revocation_service
 
 app = create_app()
@@ -44,14 +44,14 @@ def revoke_given_token() -> Response[str]:
 @app.get("/user/sessions")
 def list_sessions() -> Response[str]:
     return json_response(
-        200, get_revocation_service().list_sessions(current_principal(app, scopes.SESSIONS))
+        200, get_revocation_service().list_sessions(current_principal(app, Action.MANAGE_SESSIONS))
     )
 
 
 @app.delete("/user/sessions/<session_id>")
 def end_session(session_id: str) -> Response[str]:
     get_revocation_service().end_session(
-        current_principal(app, scopes.SESSIONS), session_id, request_meta(app)
+        current_principal(app, Action.MANAGE_SESSIONS), session_id, request_meta(app)
     )
     return empty_response(204)
 

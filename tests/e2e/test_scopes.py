@@ -234,7 +234,7 @@ def test_demoting_a_user_takes_their_keys_admin_powers(api, admin):
     key = create_key(api, session, scopes=["gatekey:bots"])
     assert api.get("/account/bots", headers=as_key(key["token"])).status_code == 200
     store = get_store()
-    store.update_credentials(store.get_user(admin.user_id), {"role": "member"})
+    store.change_user(store.get_user(admin.user_id), {"role": "member"})
     assert api.get("/account/bots", headers=as_key(key["token"])).status_code == 403
     assert api.get("/account/bots", token=session).status_code == 403
     assert api.get("/user", headers=as_key(key["token"])).json()["role"] == "member"
@@ -246,14 +246,14 @@ def test_disabling_a_user_refuses_every_credential_at_once(api):
     key = create_key(api, session)
     jwt_key = create_key(api, session, type="jwt")
     store = get_store()
-    store.update_credentials(store.get_user(user.user_id), {"disabled": True})
+    store.change_user(store.get_user(user.user_id), {"disabled": True})
     for credential in (f"Bearer {session}", key["token"], client_jwt(jwt_key)):
         response = api.get("/", headers={"Authorization": credential})
         assert response.status_code == 401
         assert error_code(response) == "invalid_token"
     refused = api.post("/auth/login", json={"email": user.email, "password": user.password})
     assert refused.status_code == 401
-    store.update_credentials(store.get_user(user.user_id), {"disabled": False})
+    store.change_user(store.get_user(user.user_id), {"disabled": False})
     assert api.get("/", headers=as_key(key["token"])).status_code == 200
 
 
@@ -268,6 +268,6 @@ def test_credential_update_covers_more_than_one_transaction(api):
     keys = get_key_service()
     for index in range(120):
         keys.create(owner, handle=f"bulk-{index}", alias=None, key_type="token", expires_at=None)
-    store.update_credentials(store.get_user(user.user_id), {"role": "admin"})
+    store.change_user(store.get_user(user.user_id), {"role": "admin"})
     assert {key["role"] for key in store.list_keys(user.user_id)} == {"admin"}
     assert api.get("/user", token=session).json()["role"] == "admin"

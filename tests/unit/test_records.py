@@ -26,6 +26,7 @@ SESSION_ITEM = {
     "last_used_at": NOW + 5,
     "max_expires_at": NOW + 3600,
     "ttl": NOW + 600,
+    "credentials_version": 2,
 }
 KEY_ITEM = {
     "pk": "APIKEY#k",
@@ -47,6 +48,7 @@ KEY_ITEM = {
     "previous_version": 2,
     "previous_secret_kid": "k1",
     "previous_valid_until": NOW + 60,
+    "credentials_version": 0,
 }
 
 
@@ -107,7 +109,12 @@ def test_a_user_item_keeps_its_mfa_attributes_and_ignores_its_keys():
     }
     user = User.from_item(item)
     assert user.recovery_codes == {"h": 1} and not user.is_bot
-    assert present(user.to_item()) == {**without_keys(item), "is_bot": False, "disabled": False}
+    assert present(user.to_item()) == {
+        **without_keys(item),
+        "is_bot": False,
+        "disabled": False,
+        "credentials_version": 0,
+    }
 
 
 def test_a_user_items_numbers_read_as_ints_whatever_number_type_holds_them():
@@ -154,7 +161,12 @@ def test_a_bot_keeps_its_name():
     }
     bot = User.from_item(item)
     assert (bot.name, bot.is_bot, bot.email) == ("nightly", True, None)
-    assert present(bot.to_item()) == {**without_keys(item), "disabled": False, "mfa_enabled": False}
+    assert present(bot.to_item()) == {
+        **without_keys(item),
+        "disabled": False,
+        "mfa_enabled": False,
+        "credentials_version": 0,
+    }
 
 
 def test_token_kinds_are_the_principals_constants_and_plain_strings():

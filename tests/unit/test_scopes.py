@@ -5,7 +5,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatekey import scopes
-from gatekey.errors import PermissionDenied
 from gatekey.principal import API_KEY, SESSION, Principal
 
 PART = st.from_regex(r"[a-z0-9_-]{1,12}", fullmatch=True)
@@ -81,15 +80,6 @@ def test_a_session_holds_every_scope_by_name():
     session = Principal("u", "a", "e", "member", False, SESSION, scopes=("orders:read",))
     assert session.scopes == scopes.SESSION_SCOPES
     assert all(session.has_scope(scope) for scope in scopes.MANAGEMENT)
-
-
-def test_admin_scopes_also_need_an_admin():
-    key = Principal("u", "a", "e", "member", False, API_KEY, scopes=(scopes.BOTS, scopes.KEYS))
-    key.require(scopes.KEYS)
-    with pytest.raises(PermissionDenied):
-        key.require(scopes.BOTS)
-    admin_key = Principal("u", "a", "e", "admin", False, API_KEY, scopes=(scopes.BOTS,))
-    admin_key.require(scopes.BOTS)
 
 
 def test_context_round_trip_keeps_scopes_as_one_string():

@@ -21,10 +21,12 @@ from gatekey.errors import (
     EmailTaken,
     HandleTaken,
     NotFound,
+    OwnerChanged,
     PermissionMisconfigured,
     ServiceUnavailable,
 )
 from gatekey.keyring import Keyring
+from gatekey.records import User
 from gatekey.store import TRANSACTION_ATTEMPTS, Store
 from tests.helpers import load_event, load_handler, reset_gatekey_caches
 
@@ -53,6 +55,10 @@ def stubbed() -> Iterator[tuple[Store, Stubber]]:
         yield Store(client, TABLE), stubber
         stubber.assert_no_pending_responses()
     client.close()
+
+
+def an_owner() -> User:
+    return User(user_id="u", account_id="a", role="member", created_at=1)
 
 
 def a_key(**fields: Any) -> dict[str, Any]:
@@ -104,7 +110,10 @@ OPERATIONS: dict[str, tuple[str, Callable[[Store], Any]]] = {
         ),
     ),
     "delete_session": ("delete_item", lambda store: store.delete_session("s")),
-    "create_key": ("transact_write_items", lambda store: store.create_key(a_key())),
+    "create_key": (
+        "transact_write_items",
+        lambda store: store.create_key(a_key(), owner=an_owner()),
+    ),
     "create_user": ("transact_write_items", lambda store: store.create_user(a_user())),
     "delete_key": ("transact_write_items", lambda store: store.delete_key(a_key())),
 }
@@ -172,7 +181,7 @@ TRANSIENT_REASONS = ["ThrottlingError", "ProvisionedThroughputExceeded", "Transa
 @pytest.mark.parametrize("reason", TRANSIENT_REASONS)
 @pytest.mark.parametrize(
     ("operation", "actions"),
-    [("create_key", 2), ("create_user", 3), ("delete_key", 2), ("revoke_access_token", 2)],
+    [("create_key", 3), ("create_user", 3), ("delete_key", 2), ("revoke_access_token", 2)],
 )
 def test_transaction_cancelled_by_throttling_or_conflict_is_service_unavailable(
     stubbed, operation, actions, reason
@@ -194,26 +203,34 @@ def test_transaction_cancelled_by_throttling_or_conflict_is_service_unavailable(
 def test_transaction_conflict_is_retried_until_the_condition_decides(stubbed):
     """Two creates of one handle at once: the loser retries and then gets handle_taken."""
     store, stubber = stubbed
-    cancelled(stubber, "TransactionConflict", "None")
-    cancelled(stubber, "ConditionalCheckFailed", "None")
+    cancelled(stubber, "TransactionConflict", "None", "None")
+    cancelled(stubber, "ConditionalCheckFailed", "None", "None")
     with pytest.raises(HandleTaken):
-        store.create_key(a_key())
+        store.create_key(a_key(), owner=an_owner())
     stubber.assert_no_pending_responses()
 
 
 def test_transaction_throttled_next_to_a_failed_condition_is_service_unavailable(stubbed):
     store, stubber = stubbed
-    cancelled(stubber, "ConditionalCheckFailed", "ThrottlingError")
+    cancelled(stubber, "ConditionalCheckFailed", "ThrottlingError", "None")
     with pytest.raises(ServiceUnavailable):
-        store.create_key(a_key())
+        store.create_key(a_key(), owner=an_owner())
 
 
 def test_taken_handle_is_handle_taken(stubbed):
     store, stubber = stubbed
-    cancelled(stubber, "ConditionalCheckFailed", "None")
+    cancelled(stubber, "ConditionalCheckFailed", "None", "None")
     with pytest.raises(HandleTaken) as raised:
-        store.create_key(a_key())
+        store.create_key(a_key(), owner=an_owner())
     assert (raised.value.status, raised.value.attr) == (409, "handle")
+
+
+def test_an_owner_changed_meanwhile_is_owner_changed(stubbed):
+    """The key's owner was demoted, disabled or deleted since it was read."""
+    store, stubber = stubbed
+    cancelled(stubber, "None", "None", "ConditionalCheckFailed")
+    with pytest.raises(OwnerChanged):
+        store.create_key(a_key(), owner=an_owner())
 
 
 def test_taken_email_is_email_taken(stubbed):

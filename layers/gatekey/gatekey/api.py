@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
+from gatekey import policy
 from gatekey.audit import RequestMeta
 from gatekey.errors import (
     BadRequest,
@@ -28,6 +29,7 @@ from gatekey.errors import (
     ValidationFailed,
     error_entry,
 )
+from gatekey.models import path_parameter_ok
 from gatekey.principal import Principal
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -72,7 +74,23 @@ def create_app() -> APIGatewayRestResolver:
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(ServerError())
 
+    app.use(middlewares=[_path_parameters_checked])
     return app
+
+
+def _path_parameters_checked(
+    app: APIGatewayRestResolver, next_middleware: Callable[..., Response[str]]
+) -> Response[str]:
+    """Every route's path parameters, as API Gateway names them and as the route's
+    function receives them: one that cannot name anything (an id that is not a UUID, a
+    handle over 64 characters) is 404 `not_found` before the handler runs."""
+    parameters = {
+        **(app.current_event.path_parameters or {}),
+        **(app.context.get("_route_args") or {}),
+    }
+    if not all(path_parameter_ok(name, value) for name, value in parameters.items()):
+        raise NotFound()
+    return next_middleware(app)
 
 
 def lambda_handler_for(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], Any]:
@@ -139,18 +157,21 @@ def header(app: APIGatewayRestResolver, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def current_principal(app: APIGatewayRestResolver, scope: str | None = None) -> Principal:
+def current_principal(
+    app: APIGatewayRestResolver, action: policy.Action | None = None
+) -> Principal:
     """The caller as the authorizer described it; no context means no access.
 
-    With `scope`, a caller without it is refused (403) before its body is even read.
+    With `action`, a caller the policy refuses it is refused (403) before its body is
+    even read.
     """
     context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
     try:
         principal = Principal.from_context(context)
     except (KeyError, TypeError, ValueError):
         raise NotAuthenticated() from None
-    if scope is not None:
-        principal.require(scope)
+    if action is not None:
+        policy.check(principal, action)
     return principal
 
 

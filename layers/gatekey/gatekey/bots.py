@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gatekey import audit, clock, scopes
-from gatekey.errors import NotFound, PermissionDenied
+from gatekey import audit, clock, policy, scopes
+from gatekey.errors import NotFound
 from gatekey.keyring import Keyring
 from gatekey.keys import TOKEN, key_scopes, key_view, new_key
-from gatekey.principal import SESSION, Principal
+from gatekey.policy import Action
+from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.store import Item, Store
 from gatekey.users import MEMBER, public_user
@@ -36,11 +37,8 @@ class BotService:
         bot_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
-        admin.require(scopes.BOTS)
-        if admin.token_type != SESSION and not scopes.covers_all(admin.scopes, bot_scopes):
-            raise PermissionDenied(
-                "A bot cannot hold scopes the credential creating it lacks.", attr="scopes"
-            )
+        expires_at = policy.grant_expiry(admin, None)
+        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at))
         bot_id = str(uuid.uuid4())
         item: Item = {  # the new user item's attributes, exactly as written
             "user_id": bot_id,
@@ -53,12 +51,12 @@ class BotService:
             "created_at": clock.now(),
         }
         event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
-        token_key = self._token_key(User.from_item(item), bot_scopes)
+        token_key = self._token_key(User.from_item(item), bot_scopes, expires_at)
         user, key = self.store.create_bot(item, token_key, audit=event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
-        admin.require(scopes.BOTS)
+        policy.check(admin, Action.MANAGE_BOTS)
         users = self.store.list_account_users(admin.account_id)
         bots = sorted((u for u in users if u.is_bot), key=lambda u: u.created_at)
         return {"bots": [bot_view(bot) for bot in bots]}
@@ -68,40 +66,47 @@ class BotService:
         in batches, so its tokens stop at once and a failure half-way leaves none usable."""
         bot = self._bot(admin, bot_id)
         event = _bot_event(admin, audit.BOT_DELETED, bot_id, meta)
-        self.store.delete_user(bot, self.store.list_keys(bot_id), audit=event)
+        self.store.delete_user(bot, audit=event)
 
     def regenerate_token(
         self, admin: Principal, bot_id: str, meta: audit.RequestMeta | None = None
     ) -> dict[str, Any]:
         """A new bot token; every credential the bot held (spare keys it made itself
-        included) stops working at once."""
+        included) stops working at once, and none made meanwhile survives. The bot keeps
+        its scopes, which the caller must hold (and the token lives no longer than the
+        caller's credential)."""
         bot = self._bot(admin, bot_id)
         keys = self.store.list_keys(bot_id)
         old = next((key for key in keys if key["handle"] == BOT_TOKEN_HANDLE), None)
         bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
-        for key in keys:
-            self.store.delete_key(key)
+        expires_at = policy.grant_expiry(admin, None)
+        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at))
         event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
-        key = self.store.create_key(self._token_key(bot, bot_scopes), audit=event)
+        token_key = self._token_key(bot, bot_scopes, expires_at)
+        key = self.store.replace_bot_token(bot, token_key, audit=event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
-    def _token_key(self, bot: User, bot_scopes: tuple[str, ...]) -> Item:
+    def _token_key(self, bot: User, bot_scopes: tuple[str, ...], expires_at: int | None) -> Item:
         return new_key(
             bot,
             self.keyring,
             handle=BOT_TOKEN_HANDLE,
             alias=bot.name,
             key_type=TOKEN,
-            expires_at=None,
+            expires_at=expires_at,
             key_scopes=bot_scopes,
         )
 
     def _bot(self, admin: Principal, bot_id: str) -> User:
-        admin.require(scopes.BOTS)
+        policy.check(admin, Action.MANAGE_BOTS)
         bot = self.store.get_user(bot_id)
         if bot is None or not bot.is_bot or bot.account_id != admin.account_id:
             raise NotFound()
         return bot
+
+
+def _grant(bot_scopes: tuple[str, ...], expires_at: int | None) -> policy.Request:
+    return policy.Request(grants=True, grant_scopes=bot_scopes, grant_expires_at=expires_at)
 
 
 def _bot_event(admin: Principal, action: str, bot_id: str, meta: audit.RequestMeta | None) -> Item:

@@ -124,6 +124,13 @@ class Conflict(GatekeyError):
     default_detail = "The request conflicts with existing data."
 
 
+class OwnerChanged(Conflict):
+    """The owner of a credential being created changed meanwhile (role, state, password):
+    the creation is decided again from a fresh read."""
+
+    default_detail = "The user changed while this request ran; try again."
+
+
 class HandleTaken(Conflict):
     """The user already has a key with this handle."""
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gatekey import audit, clock, key_tokens, scopes
-from gatekey.errors import NotFound, PermissionDenied, ValidationFailed
+from gatekey import audit, clock, key_tokens, policy, scopes
+from gatekey.errors import Conflict, InvalidToken, NotFound, OwnerChanged, ValidationFailed
 from gatekey.keyring import Keyring
-from gatekey.principal import SESSION, Principal
+from gatekey.policy import Action
+from gatekey.principal import Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
 from gatekey.store import Item, Store
 
 __all__ = ["JWT", "TOKEN", "KeyService", "key_scopes", "key_view", "new_key", "resolve_expiry"]
 DAY = 86_400
+CREATE_ATTEMPTS = 5  # fresh reads of an owner who changed while a key was created
 
 
 def key_view(key: Item, keyring: Keyring | None = None) -> dict[str, Any]:
@@ -49,7 +51,7 @@ def key_scopes(key: Item) -> tuple[str, ...]:
 
 
 def new_key(
-    owner: Principal | User,
+    owner: User,
     keyring: Keyring,
     *,
     handle: str,
@@ -58,7 +60,8 @@ def new_key(
     expires_at: int | None,
     key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
 ) -> Item:
-    """A key item for `owner` (a principal, or the user of a bot)."""
+    """A key item for `owner`, copying the owner's state as read (role, flags and the
+    credentials version that the creation conditions on)."""
     return {
         "key_id": str(uuid.uuid4()),
         "user_id": owner.user_id,
@@ -66,6 +69,8 @@ def new_key(
         "email": owner.email or "",
         "role": owner.role,
         "is_bot": owner.is_bot,
+        "disabled": owner.disabled,
+        "credentials_version": owner.credentials_version,
         "handle": handle,
         "alias": alias,
         "type": key_type,
@@ -113,29 +118,35 @@ class KeyService:
         key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
-        owner.require(scopes.KEYS)
-        _refuse_escalation(owner, key_scopes, expires_at)
-        key = new_key(
-            owner,
-            self.keyring,
-            handle=handle,
-            alias=alias,
-            key_type=key_type,
-            expires_at=expires_at,
-            key_scopes=key_scopes,
-        )
+        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes, expires_at))
         event = _key_event(owner, audit.KEY_CREATED, handle, meta)
-        return key_view(self.store.create_key(key, audit=event), self.keyring)
+        for _ in range(CREATE_ATTEMPTS):
+            user = self.store.get_user(owner.user_id)
+            if user is None or user.disabled:
+                raise InvalidToken()
+            key = new_key(
+                user,
+                self.keyring,
+                handle=handle,
+                alias=alias,
+                key_type=key_type,
+                expires_at=expires_at,
+                key_scopes=key_scopes,
+            )
+            try:
+                return key_view(self.store.create_key(key, owner=user, audit=event), self.keyring)
+            except OwnerChanged:
+                continue  # demoted, disabled or deleted meanwhile: decide on a fresh read
+        raise Conflict()
 
     def list(self, owner: Principal) -> dict[str, Any]:
-        owner.require(scopes.KEYS)
+        policy.check(owner, Action.MANAGE_KEYS)
         return {"keys": [key_view(key) for key in self.store.list_keys(owner.user_id)]}
 
     def get(self, owner: Principal, handle: str, *, with_secret: bool = True) -> dict[str, Any]:
-        owner.require(scopes.KEYS)
         key = self._owned(owner, handle)
         if with_secret:  # reading a broader key's token would be an escalation
-            _refuse_escalation(owner, key_scopes(key), key.get("expires_at"))
+            policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.get("expires_at")))
         return key_view(key, self.keyring if with_secret else None)
 
     def update(
@@ -146,10 +157,10 @@ class KeyService:
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         """Renames and/or re-scopes a key; new scopes must be held by the caller."""
-        owner.require(scopes.KEYS)
         key = self._owned(owner, handle)
         if "scopes" in changes:
-            _refuse_escalation(owner, changes["scopes"], key.get("expires_at"))
+            requested = tuple(changes["scopes"])
+            policy.check(owner, Action.MANAGE_KEYS, _grant(requested, key.get("expires_at")))
             changes = {**changes, "scopes": list(scopes.normalize(changes["scopes"]))}
         if not changes:
             return key_view(key)
@@ -157,7 +168,6 @@ class KeyService:
         return key_view(self.store.update_key(key, changes, audit=event))
 
     def delete(self, owner: Principal, handle: str, meta: audit.RequestMeta | None = None) -> None:
-        owner.require(scopes.KEYS)
         key = self._owned(owner, handle)
         self.store.delete_key(key, audit=_key_event(owner, audit.KEY_DELETED, handle, meta))
 
@@ -168,9 +178,8 @@ class KeyService:
         grace_seconds: int,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
-        owner.require(scopes.KEYS)
         key = self._owned(owner, handle)
-        _refuse_escalation(owner, key_scopes(key), key.get("expires_at"))
+        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.get("expires_at")))
         event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
         return key_view(self.rotate_key(key, grace_seconds, audit=event), self.keyring)
 
@@ -192,6 +201,7 @@ class KeyService:
 
     def _owned(self, owner: Principal, handle: str) -> Item:
         """The caller's key by handle; another user's key is simply not found."""
+        policy.check(owner, Action.MANAGE_KEYS)
         key = self.store.get_key_by_handle(owner.user_id, handle)
         if key is None:
             raise NotFound()
@@ -205,24 +215,8 @@ def _key_event(owner: Principal, action: str, handle: str, meta: audit.RequestMe
     )
 
 
-def _refuse_escalation(
-    caller: Principal, requested: tuple[str, ...] | list[str], expires_at: int | None
-) -> None:
-    """A key may get (or show) only scopes its caller holds, and no longer a life.
-
-    A session is the person: it may do anything with their keys.
-    """
-    if caller.token_type == SESSION:
-        return
-    if not scopes.covers_all(caller.scopes, requested):
-        raise PermissionDenied(
-            "A key cannot hold scopes the credential managing it lacks.", attr="scopes"
-        )
-    limit = caller.token_expires_at
-    if limit is not None and (expires_at is None or expires_at > limit):
-        raise PermissionDenied(
-            "A key cannot outlive the credential managing it.", attr="expires_at"
-        )
+def _grant(requested: tuple[str, ...], expires_at: int | None) -> policy.Request:
+    return policy.Request(grants=True, grant_scopes=requested, grant_expires_at=expires_at)
 
 
 def get_key_service() -> KeyService:

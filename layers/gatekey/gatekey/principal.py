@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gatekey import scopes as scope_rules
-from gatekey.errors import PermissionDenied
 from gatekey.records import TokenType
 
 SESSION = TokenType.SESSION
@@ -34,19 +33,8 @@ class Principal:
         if self.token_type == SESSION:  # a logged-in person holds every scope, by name
             object.__setattr__(self, "scopes", scope_rules.SESSION_SCOPES)
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
     def has_scope(self, scope: str) -> bool:
         return scope_rules.covers(self.scopes, scope)
-
-    def require(self, scope: str) -> None:
-        """Refuses (403) a caller without `scope`; bots and users also need an admin."""
-        if not self.has_scope(scope):
-            raise PermissionDenied(f"This credential lacks the scope {scope}.")
-        if scope in (scope_rules.BOTS, scope_rules.USERS) and not self.is_admin:
-            raise PermissionDenied("Only account admins may do this.")
 
     def to_context(self) -> dict[str, str | int | bool]:
         """Authorizer context: scalars only (API Gateway refuses others); None becomes ""

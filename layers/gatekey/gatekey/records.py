@@ -62,6 +62,7 @@ class Session(_Record):
     disabled: bool = False
     user_agent: str = ""
     revoked_until: int | None = None
+    credentials_version: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
@@ -79,6 +80,7 @@ class Session(_Record):
             disabled=bool(item.get("disabled", False)),
             user_agent=str(item.get("user_agent", "")),
             revoked_until=_int(item.get("revoked_until")),
+            credentials_version=int(item.get("credentials_version") or 0),
         )
 
 
@@ -106,6 +108,7 @@ class ApiKey(_Record):
     previous_secret_kid: str | None = None
     previous_valid_until: int | None = None
     revoked_until: int | None = None
+    credentials_version: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
@@ -134,6 +137,7 @@ class ApiKey(_Record):
             previous_secret_kid=None if previous_kid is None else str(previous_kid),
             previous_valid_until=_int(item.get("previous_valid_until")),
             revoked_until=_int(item.get("revoked_until")),
+            credentials_version=int(item.get("credentials_version") or 0),
         )
 
     def valid_versions(self, now: int) -> list[tuple[int, str]]:
@@ -178,6 +182,7 @@ class User(_Record):
     totp_pending_at: int | None = None
     recovery_codes: dict[str, int] | None = None
     recovery_kid: str | None = None
+    credentials_version: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
@@ -205,4 +210,5 @@ class User(_Record):
             totp_pending_at=_int(item.get("totp_pending_at")),
             recovery_codes=None if codes is None else {str(k): int(v) for k, v in codes.items()},
             recovery_kid=item.get("recovery_kid"),
+            credentials_version=int(item.get("credentials_version") or 0),
         )

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from gatekey import audit, clock, scopes
+from gatekey import audit, clock, policy
 from gatekey.authorization import Authorizer
 from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
+from gatekey.policy import Action
 from gatekey.principal import API_KEY, SESSION, Principal
 from gatekey.records import ApiKey, Session
 from gatekey.store import Item, Store
@@ -105,7 +106,7 @@ class RevocationService:
                 self.store.delete_session(session_id, audit=event)
 
     def list_sessions(self, principal: Principal) -> dict[str, Any]:
-        principal.require(scopes.SESSIONS)
+        policy.check(principal, Action.MANAGE_SESSIONS)
         sessions = sorted(
             map(Session.from_item, self.store.list_sessions(principal.user_id)),
             key=lambda session: session.created_at,
@@ -127,7 +128,7 @@ class RevocationService:
     def end_session(
         self, principal: Principal, session_id: str, meta: audit.RequestMeta | None = None
     ) -> None:
-        principal.require(scopes.SESSIONS)
+        policy.check(principal, Action.MANAGE_SESSIONS)
         item = self.store.get_session(session_id)
         if item is None or Session.from_item(item).user_id != principal.user_id:
             raise NotFound()

@@ -1,30 +1,44 @@
 """Login and refresh: from credentials to a stored session and its two tokens.
 
 Also the password check that other routes share with login (changing the password,
-turning MFA off): it counts toward the same per-email lockout.
+turning MFA off): it counts toward the same lockout, which is per user. Only that user's
+own success (or a password reset) clears it; another user's login never does, even one
+with the same email in another account. An email that names no user is throttled on a
+counter of its own.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from gatekey import audit, clock, metrics, mfa, session_tokens
 from gatekey.audit import RequestMeta
-from gatekey.errors import InvalidCredentials, MfaRequired, Throttled, ValidationFailed
+from gatekey.errors import (
+    Conflict,
+    InvalidCredentials,
+    MfaRequired,
+    OwnerChanged,
+    Throttled,
+    ValidationFailed,
+)
 from gatekey.keyring import Keyring
 from gatekey.passwords import verify_password
 from gatekey.records import Session, User
 from gatekey.settings import Settings
-from gatekey.store import Item, Store
+from gatekey.store import Item, Store, item_keys
 from gatekey.users import normalize_email, public_user
 
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
 FAILURE_WINDOW = 3600  # failures (and past lockouts) are remembered this long
 MAX_LOCKOUT_SECONDS = 3600
+OPEN_SESSION_ATTEMPTS = 3  # fresh reads of a user who changed during the login
+
+
+def _counter(user: User) -> str:
+    return item_keys.user_login_counter(user.user_id)
 
 
 LoginFunction = TypeVar("LoginFunction", bound=Callable[..., dict[str, Any]])
@@ -70,30 +84,49 @@ class SessionService:
         """Checks the password (same cost whether or not the email exists), then the second
         factor of a user with MFA on, and opens a session.
 
-        The attempt is counted before the password is checked, so parallel guesses
-        cannot outrun the lockout; a missing or wrong code counts as a failure too.
+        The attempt is counted before any password is checked, on the lockout of each
+        user the email names (for an unknown email, on the email's), so parallel guesses
+        cannot outrun it; a user whose lockout refused the attempt has no password
+        checked. For the users the email names whose password this is not, it counts as
+        a failure (so another account's user of the same email cannot be used to probe
+        theirs), and a missing or wrong code counts too. A success clears only the
+        lockout of the user it opened.
         """
         email = normalize_email(email)
         now = clock.now()
-        try:
-            throttle = self._reserve_attempt(email, now)
-        except Throttled:
-            self._audit_login(self._users_of(email, account_id), audit.LOGIN_THROTTLED, meta, email)
-            raise
         users = self._users_of(email, account_id)
         # An unknown email does the same reads and hashing as a wrong password.
         if not users:
             self.store.get_user(ABSENT_USER_ID)
-        matched = [user for user in users if verify_password(user.password_hash, password)]
+        counters = [_counter(user) for user in users] or [item_keys.email_login_counter(email)]
+        reserved = self._reserve_attempts(counters, now)
+        locked = [counter for counter in counters if counter not in reserved]
+        if not reserved:
+            throttled = [(user, audit.LOGIN_THROTTLED) for user in users]
+            self._audit_login(throttled, meta, email, now, unknown_action=audit.LOGIN_THROTTLED)
+            raise self._throttled(locked, now)
+        open_users = [user for user in users if _counter(user) in reserved]
+        matched = [user for user in open_users if verify_password(user.password_hash, password)]
         if not users:
             verify_password(None, password)
         matched = [user for user in matched if not user.disabled]
+        matched_ids = {user.user_id for user in matched}
+        failed = [user for user in open_users if user.user_id not in matched_ids]
+        for user in failed:
+            self._record_failure(_counter(user), reserved[_counter(user)], now)
+        if not users:
+            self._record_failure(counters[0], reserved[counters[0]], now)
         if not matched:
-            self._record_failure(email, throttle, now)
-            self._audit_login(users, audit.LOGIN_FAILURE, meta, email)
-            raise InvalidCredentials()
+            outcomes = [(user, audit.LOGIN_FAILURE) for user in failed]
+            outcomes += [
+                (user, audit.LOGIN_THROTTLED) for user in users if _counter(user) in locked
+            ]
+            self._audit_login(outcomes, meta, email, now)
+            # A locked user's password was not checked: the answer cannot say it is wrong.
+            raise self._throttled(locked, now) if locked else InvalidCredentials()
         if len(matched) > 1:
-            self.store.clear_login_failures(email)
+            for user in matched:
+                self.store.clear_login_failures(_counter(user))
             raise ValidationFailed.field(
                 "account_id",
                 "This email belongs to several accounts: give account_id.",
@@ -101,9 +134,12 @@ class SessionService:
                 extra={"account_ids": sorted(user.account_id for user in matched)},
             )
         user = matched[0]
+        counter = _counter(user)
         if mfa.is_enabled(user):
-            self._check_second_factor(user, email, throttle, now, totp, recovery_code, meta)
-        self.store.clear_login_failures(email)
+            self._check_second_factor(
+                user, counter, reserved[counter], now, totp, recovery_code, meta, email
+            )
+        self.store.clear_login_failures(counter)
         session = self._open_session(user, user_agent, now, meta)
         access_token, expires_in = self._access_token(session, now)
         refresh_token = session_tokens.issue(
@@ -134,20 +170,22 @@ class SessionService:
         failure_event: Item | None = None,
     ) -> None:
         """The password of a signed-in user (and `extra_check`, e.g. an MFA code, only once
-        the password matched), as one login attempt: 401 `invalid_credentials` when wrong,
-        429 once the email is locked."""
-        email = user.email or user.user_id
+        the password matched), as one login attempt on the user's own lockout: 401
+        `invalid_credentials` when wrong, 429 once the user is locked."""
+        counter = _counter(user)
         now = clock.now()
-        throttle = self._reserve_attempt(email, now)
+        reserved = self._reserve_attempts([counter], now)
+        if counter not in reserved:
+            raise self._throttled([counter], now)
         matched = verify_password(user.password_hash, password)
         if matched and extra_check is not None:
             matched = extra_check(user)
         if not matched:
-            self._record_failure(email, throttle, now)
+            self._record_failure(counter, reserved[counter], now)
             if failure_event is not None:
                 audit.record(self.store, failure_event)
             raise InvalidCredentials()
-        self.store.clear_login_failures(email)
+        self.store.clear_login_failures(counter)
 
     def _users_of(self, email: str, account_id: str | None) -> list[User]:
         candidates = self.store.find_user_ids_by_email(email)
@@ -158,77 +196,90 @@ class SessionService:
     def _check_second_factor(
         self,
         user: User,
-        email: str,
+        counter: str,
         throttle: Item,
         now: int,
         totp: str | None,
         recovery_code: str | None,
         meta: RequestMeta | None,
+        email: str,
     ) -> None:
         """The right password of a user with MFA on: without a code 401 `mfa_required`,
         with a wrong or replayed one 401 `invalid_credentials`; both count as failures
         (otherwise "password only" requests would reset the count between code guesses)."""
         if not (totp or recovery_code):
-            self._record_failure(email, throttle, now)
+            self._record_failure(counter, throttle, now)
             raise MfaRequired()
         if not mfa.check_second_factor(
             self.store, self.keyring, user, totp=totp, recovery_code=recovery_code
         ):
-            self._record_failure(email, throttle, now)
-            self._audit_login([user], audit.LOGIN_FAILURE, meta, email)
+            self._record_failure(counter, throttle, now)
+            self._audit_login([(user, audit.LOGIN_FAILURE)], meta, email, now)
             raise InvalidCredentials()
 
     def _audit_login(
-        self, users: list[User], action: str, meta: RequestMeta | None, email: str
+        self,
+        outcomes: list[tuple[User, str]],
+        meta: RequestMeta | None,
+        email: str,
+        now: int,
+        *,
+        unknown_action: str = audit.LOGIN_FAILURE,
     ) -> None:
         """A failed or throttled login is recorded in the account of each user the email
-        names; for an unknown email there is no account, so only the log line is written,
-        after a write of the same cost whose item is expired on arrival (timing tells
-        nothing, and no read ever returns it)."""
-        if not users:
-            self.store.discarded_write(hashlib.sha256(email.encode()).hexdigest())
-            audit.emit(
-                audit.new_event(
-                    "-",
-                    action,
-                    actor=None,
-                    target=(audit.TARGET_USER, "-"),
-                    meta=meta,
-                    retention_days=self.settings.audit_retention_days,
-                    outcome=audit.FAILURE,
-                )
+        names (`outcomes`: the user and the action), at most once a minute per email, the
+        rest counted on that event; for an unknown email there is no account, so only the
+        log line is written, after a write of the same shape (timing tells nothing)."""
+        retention = self.settings.audit_retention_days
+        events = [
+            audit.user_event(
+                user, action, meta=meta, retention_days=retention, outcome=audit.FAILURE
             )
-            return
-        for user in users:
-            audit.record(
-                self.store,
-                audit.user_event(
-                    user,
-                    action,
-                    meta=meta,
-                    retention_days=self.settings.audit_retention_days,
-                    outcome=audit.FAILURE,
-                ),
+            for user, action in outcomes
+        ] or [
+            audit.new_event(
+                audit.UNKNOWN_ACCOUNT,
+                unknown_action,
+                actor=None,
+                target=(audit.TARGET_USER, "-"),
+                meta=meta,
+                retention_days=retention,
+                outcome=audit.FAILURE,
             )
+        ]
+        audit.record_unauthenticated_failure(self.store, email, events, now=now)
 
     def refresh(self, session: Item) -> dict[str, Any]:
         """A new access token for a live session (checked by the authorization module)."""
         access_token, expires_in = self._access_token(Session.from_item(session), clock.now())
         return {"access_token": access_token, "expires_in": expires_in}
 
-    def _reserve_attempt(self, email: str, now: int) -> Item:
-        """Counts this attempt up front; a locked email, or one whose attempts in flight
-        already reach the limit, is refused without looking at the password."""
-        throttle = self.store.reserve_login_attempt(
-            email, now=now, max_failures=self.settings.login_max_failures, ttl=now + FAILURE_WINDOW
-        )
-        if throttle is not None:
-            return throttle
-        current = self.store.get_login_throttle(email) or {}
-        locked_until = int(current.get("locked_until") or 0)
-        raise Throttled(retry_after=locked_until - now if locked_until > now else 1)
+    def _reserve_attempts(self, counters: list[str], now: int) -> dict[str, Item]:
+        """Counts this attempt up front on each lockout counter, each one atomic
+        conditional update: returns the counters that took it, with their counts. A
+        locked counter, or one whose attempts in flight already reach the limit, refuses
+        it, and the password of its user is not looked at."""
+        reserved: dict[str, Item] = {}
+        for counter in counters:
+            throttle = self.store.reserve_login_attempt(
+                counter,
+                now=now,
+                max_failures=self.settings.login_max_failures,
+                ttl=now + FAILURE_WINDOW,
+            )
+            if throttle is not None:
+                reserved[counter] = throttle
+        return reserved
 
-    def _record_failure(self, email: str, throttle: Item, now: int) -> None:
+    def _throttled(self, counters: list[str], now: int) -> Throttled:
+        """429 until the longest of these lockouts ends."""
+        until = max(
+            int((self.store.get_login_throttle(counter) or {}).get("locked_until") or 0)
+            for counter in counters
+        )
+        return Throttled(retry_after=until - now if until > now else 1)
+
+    def _record_failure(self, counter: str, throttle: Item, now: int) -> None:
         """The attempt stays counted; the one that reaches the limit starts a lockout,
         60 s (the setting) the first time and twice as long at each repeat, up to 1 h."""
         if int(throttle["failures"]) < self.settings.login_max_failures:
@@ -236,16 +287,49 @@ class SessionService:
         lockouts = int(throttle.get("lockouts") or 0)
         duration = min(self.settings.login_lockout_seconds * 2**lockouts, MAX_LOCKOUT_SECONDS)
         self.store.lock_login(
-            email, until=now + duration, lockouts=lockouts + 1, ttl=now + duration + FAILURE_WINDOW
+            counter,
+            until=now + duration,
+            lockouts=lockouts + 1,
+            ttl=now + duration + FAILURE_WINDOW,
         )
         metrics.count(metrics.LOCKOUTS)
 
     def _open_session(
         self, user: User, user_agent: str | None, now: int, meta: RequestMeta | None = None
     ) -> Session:
-        """The session, the user's `last_login_at` and the `login.success` event, together."""
+        """The session, the user's `last_login_at` and the `login.success` event, together,
+        copying the user's state as read. If the user changed meanwhile (the creation's
+        condition failed), it is read again: a changed password or a disabled user ends
+        the login as a wrong password would; a new role is simply copied."""
+        for _ in range(OPEN_SESSION_ATTEMPTS):
+            session = self._new_session(user, user_agent, now)
+            try:
+                self.store.open_session(
+                    session.to_item(),
+                    owner=user,
+                    audit=audit.user_event(
+                        user,
+                        audit.LOGIN_SUCCESS,
+                        meta=meta,
+                        retention_days=self.settings.audit_retention_days,
+                    ),
+                )
+            except OwnerChanged:
+                fresh = self.store.get_user(user.user_id)
+                if (
+                    fresh is None
+                    or fresh.disabled
+                    or fresh.password_version != user.password_version
+                ):
+                    raise InvalidCredentials() from None
+                user = fresh
+                continue
+            return session
+        raise Conflict()
+
+    def _new_session(self, user: User, user_agent: str | None, now: int) -> Session:
         max_expires_at = now + self.settings.session_max_seconds
-        session = Session(
+        return Session(
             session_id=str(uuid.uuid4()),
             user_id=user.user_id,
             account_id=user.account_id,
@@ -258,17 +342,8 @@ class SessionService:
             last_used_at=now,
             max_expires_at=max_expires_at,
             ttl=min(now + self.settings.session_idle_seconds, max_expires_at),
+            credentials_version=user.credentials_version,
         )
-        self.store.open_session(
-            session.to_item(),
-            audit=audit.user_event(
-                user,
-                audit.LOGIN_SUCCESS,
-                meta=meta,
-                retention_days=self.settings.audit_retention_days,
-            ),
-        )
-        return session
 
     def _access_token(self, session: Session, now: int) -> tuple[str, int]:
         expires_at = min(now + self.settings.access_token_seconds, session.max_expires_at)

@@ -15,9 +15,10 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from gatekey import audit, clock, scopes
+from gatekey import audit, clock, policy
 from gatekey.errors import Conflict, NotFound
 from gatekey.passwords import hash_password
+from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.store import Item, Store
@@ -55,7 +56,7 @@ class UserAdminService:
         self.store = store
 
     def list_users(self, admin: Principal) -> dict[str, Any]:
-        admin.require(scopes.USERS)
+        policy.check(admin, Action.MANAGE_USERS)
         users = self.store.list_account_users(admin.account_id)
         users.sort(key=lambda user: (user.created_at, user.user_id))
         return {"users": [user_view(user) for user in users]}
@@ -73,7 +74,7 @@ class UserAdminService:
         """A new user; without a password they get a set-password message (as for a reset)."""
         from gatekey import passwords
 
-        admin.require(scopes.USERS)
+        policy.check(admin, Action.MANAGE_USERS, policy.Request(role=role))
         email = normalize_email(email)
         if password is not None:
             passwords.check_password_rule(password, email)
@@ -92,7 +93,9 @@ class UserAdminService:
         if password is None:
             from gatekey import reset
 
-            reset.send_set_password(self.store, user, console_url=console_url or "")
+            reset.send_set_password(
+                self.store, user, console_url=console_url or reset.console_url()
+            )
         return {"user": user_view(user)}
 
     def update(
@@ -106,20 +109,21 @@ class UserAdminService:
     ) -> dict[str, Any]:
         """Changes role and/or disabled on the user and on every session and key of
         theirs, so the next authorization of each sees it (one read, as always)."""
-        admin.require(scopes.USERS)
+        policy.check(admin, Action.MANAGE_USERS)
         for _ in range(ATTEMPTS):
             user = self._member(admin, user_id)
+            policy.check(admin, Action.MANAGE_USERS, policy.Request(role=role, target=user))
             changes: Item = {}
             if role is not None and role != user.role:
                 changes["role"] = role
             if disabled is not None and disabled != user.disabled:
                 changes["disabled"] = disabled
-            if not changes:
+            if not changes:  # also completes an earlier change that failed half-way
+                self.store.sync_credentials(user)
                 return {"user": user_view(user)}
-            changed = replace(user, **changes)
-            guard = self._guard(user, changed)
+            guard = self._guard(user, replace(user, **changes))
             try:
-                self.store.update_credentials(
+                changed = self.store.change_user(
                     user,
                     changes,
                     expect=_state(user),
@@ -133,14 +137,14 @@ class UserAdminService:
 
     def delete(self, admin: Principal, user_id: str, meta: audit.RequestMeta | None = None) -> None:
         """Disables every credential at once, then deletes them and the user."""
-        admin.require(scopes.USERS)
+        policy.check(admin, Action.MANAGE_USERS)
         for _ in range(ATTEMPTS):
             user = self._member(admin, user_id)
+            policy.check(admin, Action.MANAGE_USERS, policy.Request(target=user))
             guard = self._guard(user, replace(user, disabled=True))
             try:
                 self.store.delete_user(
                     user,
-                    self.store.list_keys(user_id),
                     expect=_state(user),
                     guard_actions=guard,
                     audit=self._event(admin, audit.USER_DELETED, user_id, meta),
@@ -160,7 +164,7 @@ class UserAdminService:
         user_id: str | None = None,
     ) -> dict[str, Any]:
         """A page of the account's events, newest first, and the cursor of the next one."""
-        admin.require(scopes.USERS)
+        policy.check(admin, Action.READ_AUDIT)
         size = audit.parse_limit(limit)
         audit.check_filters(action, user_id)
         start = audit.decode_cursor(cursor, admin.account_id) if cursor else None

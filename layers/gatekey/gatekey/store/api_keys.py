@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gatekey.errors import Conflict, HandleTaken, NotFound
+from gatekey.errors import Conflict, NotFound
 from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item, from_item
@@ -22,12 +22,6 @@ class ApiKeys(StoreBase):
             self._delete_action(item_keys.key_handle(key["user_id"], key["handle"])),
             self._delete_action(item_keys.api_key(key["key_id"]), must_exist=must_exist),
         ]
-
-    def create_key(self, key: Item, *, audit: Item | None = None) -> Item:
-        item, actions = self._key_actions(key)
-        if self._transact_audited(actions, audit):
-            raise HandleTaken(attr="handle")
-        return item
 
     def get_key(self, key_id: str) -> Item | None:
         return self._get(item_keys.api_key(key_id))

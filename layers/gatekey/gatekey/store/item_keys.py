@@ -8,12 +8,16 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | user           | USER#<id>         | USER          | ACCOUNT#<id>#USERS  | USER#<id>      |
 | email claim    | EMAIL#<email>     | ACCOUNT#<id>  |                     |                |
 | session        | SESSION#<id>      | SESSION       | USER#<id>#SESSIONS  | <created>#<id> |
-| login failures | LOGINFAIL#<email> | LOGINFAIL     |                     |                |
+| session ref    | USER#<id>         | SESSION#<id>  |                     |                |
+| login failures | LOGINFAIL#USER#<id> | LOGINFAIL   |                     |                |
+| unknown email  | LOGINFAIL#EMAIL#<email> | LOGINFAIL |                   |                |
 | API key        | APIKEY#<key id>   | KEY           |                     |                |
 | key handle     | USER#<id>         | KEY#<handle>  |                     |                |
 | revocation     | REVOKED#<token>   | REVOKED       |                     |                |
 | audit event    | AUDIT#<account>   | <at:012d>#<id>|                     |                |
+| audit gate     | AUDITGATE#<sha256> | <minute:012d> |                  |                |
 | reset token    | RESET#<sha256>    | RESET         |                     |                |
+| reset bound    | RESETBOUND#<id>   | RESETBOUND    |                     |                |
 
 Each function returns plain strings (`{"pk": ..., "sk": ...}`); `wire` turns a key into
 DynamoDB's attribute-value form.
@@ -24,6 +28,7 @@ from __future__ import annotations
 ItemKey = dict[str, str]
 
 KEY_HANDLE_PREFIX = "KEY#"
+SESSION_REF_PREFIX = "SESSION#"
 ACCOUNT_PREFIX = "ACCOUNT#"
 PLACEHOLDER_PK = "AUDIT#-"  # expired-on-arrival items that equalize unknown emails' cost
 
@@ -68,6 +73,13 @@ def session(session_id: str) -> ItemKey:
     return {"pk": f"SESSION#{session_id}", "sk": "SESSION"}
 
 
+def session_ref(user_id: str, session_id: str) -> ItemKey:
+    """A session listed under its user in the base table, so that a change of the user
+    can list every session with a strongly consistent read (gsi1 is only eventually
+    consistent)."""
+    return {"pk": user(user_id)["pk"], "sk": f"{SESSION_REF_PREFIX}{session_id}"}
+
+
 def user_sessions(user_id: str) -> str:
     """The gsi1pk under which a user's sessions are listed, oldest first."""
     return f"USER#{user_id}#SESSIONS"
@@ -91,12 +103,28 @@ def revocation(revocation_id: str) -> ItemKey:
     return {"pk": f"REVOKED#{revocation_id}", "sk": "REVOKED"}
 
 
-def login_failures(email: str) -> ItemKey:
-    return {"pk": f"LOGINFAIL#{email}", "sk": "LOGINFAIL"}
+def login_failures(counter: str) -> ItemKey:
+    """A login-failure counter, named by `user_login_counter` or `email_login_counter`."""
+    return {"pk": f"LOGINFAIL#{counter}", "sk": "LOGINFAIL"}
+
+
+def user_login_counter(user_id: str) -> str:
+    """The lockout of one user: only that user's own success or reset clears it."""
+    return f"USER#{user_id}"
+
+
+def email_login_counter(email: str) -> str:
+    """The throttle of an email that names no user."""
+    return f"EMAIL#{email}"
 
 
 def reset_token(token_hash: str) -> ItemKey:
     return {"pk": f"RESET#{token_hash}", "sk": "RESET"}
+
+
+def reset_bound(user_id: str) -> ItemKey:
+    """When a user's last reset tokens were issued (at most 3 per 15 minutes)."""
+    return {"pk": f"RESETBOUND#{user_id}", "sk": "RESETBOUND"}
 
 
 def audit_events(account_id: str) -> str:
@@ -106,6 +134,11 @@ def audit_events(account_id: str) -> str:
 
 def audit_event(account_id: str, at: int, event_id: str) -> ItemKey:
     return {"pk": audit_events(account_id), "sk": f"{at:012d}#{event_id}"}
+
+
+def audit_gate(email_digest: str, minute: int) -> ItemKey:
+    """The claim of one email's unauthenticated-failure event for one minute."""
+    return {"pk": f"AUDITGATE#{email_digest}", "sk": f"{minute:012d}"}
 
 
 def placeholder(sort_key: str) -> ItemKey:

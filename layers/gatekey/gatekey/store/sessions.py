@@ -5,7 +5,7 @@ from __future__ import annotations
 from gatekey import clock
 from gatekey.errors import NotFound
 from gatekey.store import item_keys
-from gatekey.store.base import StoreBase
+from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item
 
 
@@ -32,12 +32,41 @@ class Sessions(StoreBase):
         self._put(item, must_not_exist=True)
         return item
 
+    @staticmethod
+    def _session_ref(session: Item) -> Item:
+        """The session's entry under its user (expires with the session's absolute end)."""
+        return {
+            **item_keys.session_ref(session["user_id"], session["session_id"]),
+            "session_id": session["session_id"],
+            "ttl": session["max_expires_at"],
+        }
+
+    def _session_delete_actions(self, session: Item) -> list[Action]:
+        return [
+            self._delete_action(item_keys.session(session["session_id"])),
+            self._delete_action(item_keys.session_ref(session["user_id"], session["session_id"])),
+        ]
+
     def get_session(self, session_id: str) -> Item | None:
         return live_session(self._get(item_keys.session(session_id)))
 
     def list_sessions(self, user_id: str) -> list[Item]:
-        sessions = self._query_index(item_keys.user_sessions(user_id))
-        return [session for session in map(live_session, sessions) if session is not None]
+        """Every live session of a user, oldest first, read strongly consistently: from
+        the session refs under the user (sessions opened since refs exist) and from gsi1
+        (older ones), so a change of the user misses none."""
+        refs = self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": item_keys.user(user_id)["pk"]},
+                ":prefix": {"S": item_keys.SESSION_REF_PREFIX},
+            },
+            ConsistentRead=True,
+        )
+        indexed = self._query_index(item_keys.user_sessions(user_id))
+        session_ids = {ref["session_id"] for ref in refs} | {s["session_id"] for s in indexed}
+        sessions = self._batch_get([item_keys.session(session_id) for session_id in session_ids])
+        live = [s for s in map(live_session, sessions) if s is not None and s["user_id"] == user_id]
+        return sorted(live, key=lambda session: (session["created_at"], session["session_id"]))
 
     def delete_session(self, session_id: str, *, audit: Item | None = None) -> None:
         """Ends a session; with an audit event, only a session that still exists is

@@ -4,6 +4,14 @@ A user's role and `disabled` flag are copied onto each of their sessions and key
 the authorizer needs one read), and a password change ends sessions: those writes touch
 users, sessions, keys, reset tokens and login failures together, so they live here, on
 the class that has all of them, rather than in one aggregate's module.
+
+The race invariant (docs/architecture.md, "Changes of a user win every race"): the
+user item carries a `credentials_version`. Creating a credential (key, session, bot
+token) conditions, in its own transaction, on the version it copied the user's state
+at. Changing the user (`change_user`, `set_password`, `replace_bot_token`) bumps the
+version first and only then lists the user's credentials, strongly consistently, and
+brings every one still below the new version to the new state (or deletes it). So a
+creation that committed before the bump is listed, and one that did not fails.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from gatekey import clock
-from gatekey.errors import Conflict, NotFound
+from gatekey.errors import Conflict, HandleTaken, NotFound, OwnerChanged
 from gatekey.records import User
 from gatekey.store import item_keys
 from gatekey.store.api_keys import ApiKeys
@@ -23,14 +31,27 @@ from gatekey.store.password_reset import PasswordResets
 from gatekey.store.revocations import Revocations
 from gatekey.store.serialization import Item, values
 from gatekey.store.sessions import Sessions
-from gatekey.store.users import Users
+from gatekey.store.users import CREDENTIALS_VERSION, Users, credentials_version_condition
 
 
 class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets, Mfa, AuditLog):
     """Named operations on the gatekey table."""
 
+    # -- creating credentials: each conditions on its owner's credentials version --------
+
+    def create_key(self, key: Item, *, owner: User, audit: Item | None = None) -> Item:
+        """A new key of `owner`, whose state the key copied: HandleTaken when the handle is
+        in use, OwnerChanged when the owner changed since it was read."""
+        item, actions = self._key_actions(key)
+        codes = self._transact_audited([*actions, self.owner_unchanged_check(owner)], audit)
+        if codes:
+            if codes[0] == "ConditionalCheckFailed":
+                raise HandleTaken(attr="handle")
+            raise OwnerChanged()
+        return item
+
     def create_bot(self, user: Item, key: Item, *, audit: Item | None = None) -> tuple[User, Item]:
-        """A bot user and its token key, all or nothing."""
+        """A bot user and its token key, all or nothing (the bot is new: nothing to race)."""
         bot, user_actions = self._user_actions(user)
         key_item, key_actions = self._key_actions(key)
         codes = self._transact_audited(user_actions + key_actions, audit)
@@ -40,20 +61,148 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
             raise Conflict()
         return bot, key_item
 
-    def open_session(self, session: Item, *, audit: Item | None = None) -> Item:
-        """A login: the session, the user's `last_login_at` and the event, all or nothing."""
+    def open_session(self, session: Item, *, owner: User, audit: Item | None = None) -> Item:
+        """A login: the session, its ref under the user, the user's `last_login_at` and the
+        event, all or nothing; OwnerChanged when the user changed since it was read."""
         item = self._session_item(session)
-        login = self._user_update(
-            session["user_id"], "SET last_login_at = :at", None, {":at": session["created_at"]}
+        login = self._update_params(
+            item_keys.user(owner.user_id),
+            "SET last_login_at = :at",
+            None,
+            {":at": session["created_at"]},
+            must_exist=False,
         )
-        if self._transact_audited([self._put_action(item), login], audit):
-            raise Conflict()
+        unchanged = credentials_version_condition(owner.credentials_version)
+        login["ConditionExpression"] = unchanged["ConditionExpression"]
+        login["ExpressionAttributeNames"] = unchanged["ExpressionAttributeNames"]
+        login["ExpressionAttributeValues"].update(unchanged["ExpressionAttributeValues"])
+        actions = [
+            self._put_action(item),
+            self._put_action(self._session_ref(item)),
+            {"Update": login},
+        ]
+        if self._transact_audited(actions, audit):
+            raise OwnerChanged()
         return item
+
+    # -- changing a user: bump the version, then bring every credential along ----------
+
+    def change_user(
+        self,
+        user: User,
+        changes: Item,
+        *,
+        expect: Item | None = None,
+        extra_actions: list[Action] | None = None,
+        audit: Item | None = None,
+    ) -> User:
+        """Writes `changes` (role, disabled) to a user, then to every session and key of
+        theirs, so the next authorization sees them with its one read; returns the user
+        as written.
+
+        The user item, `extra_actions` (say, a check that another admin remains) and the
+        audit event go in one transaction, which also bumps the credentials version and
+        requires the user unchanged since `user` was read (else Conflict: decide again);
+        `expect` ({attribute: value}) adds conditions (a false boolean also matches an
+        absent attribute). Then `sync_credentials` brings every credential along.
+        """
+        names = {f"#c{i}": name for i, name in enumerate(changes)}
+        change_values: Item = {f":c{i}": value for i, value in enumerate(changes.values())}
+        expression = "SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(changes)))
+        conditions = []
+        for i, (name, value) in enumerate((expect or {}).items()):
+            names[f"#e{i}"] = name
+            change_values[f":e{i}"] = value
+            if value is False:
+                conditions.append(f"(attribute_not_exists(#e{i}) OR #e{i} = :e{i})")
+            else:
+                conditions.append(f"#e{i} = :e{i}")
+        update, version = self._version_bump(user, expression, conditions, change_values, names)
+        required = [{"Update": update}, *(extra_actions or [])]
+        codes = self._transact_audited(required, audit)
+        if codes:
+            raise Conflict() if codes[0] == "ConditionalCheckFailed" or expect else NotFound()
+        changed = User.from_item({**user.to_item(), **changes, CREDENTIALS_VERSION: version})
+        self.sync_credentials(changed)
+        return changed
+
+    def _version_bump(
+        self,
+        user: User,
+        expression: str,
+        conditions: list[str],
+        expression_values: Item,
+        names: dict[str, str],
+    ) -> tuple[dict[str, Any], int]:
+        """An Update of the user item that also bumps its credentials version, on the
+        condition that the version is still `user`'s; and the new version."""
+        unchanged = credentials_version_condition(user.credentials_version)
+        version = user.credentials_version + 1
+        update = self._update_params(
+            item_keys.user(user.user_id),
+            f"{expression}, #cv = :next" if expression else "SET #cv = :next",
+            " AND ".join(conditions) if conditions else None,
+            {**expression_values, ":next": version},
+            {**names, **unchanged["ExpressionAttributeNames"]},
+            must_exist=False,
+        )
+        clauses = [unchanged["ConditionExpression"], *conditions]
+        update["ConditionExpression"] = " AND ".join(clauses)
+        update["ExpressionAttributeValues"].update(unchanged["ExpressionAttributeValues"])
+        return update, version
+
+    def sync_credentials(self, user: User) -> None:
+        """Copies the user's role, flag and credentials version onto each session and key
+        still below that version; a credential that ended meanwhile is left out, one
+        already at a later version (a later change) is not touched. Repeating it is
+        harmless, so a change that failed half-way is completed by being called again."""
+        version = user.credentials_version
+        state = values({":role": user.role, ":disabled": user.disabled, ":cv": version})
+
+        def update(key: item_keys.ItemKey) -> Action:
+            return {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": item_keys.wire(key),
+                    "UpdateExpression": "SET #role = :role, disabled = :disabled, #cv = :cv",
+                    "ConditionExpression": "attribute_exists(pk)"
+                    " AND (attribute_not_exists(#cv) OR #cv < :cv)",
+                    "ExpressionAttributeNames": {"#role": "role", "#cv": CREDENTIALS_VERSION},
+                    "ExpressionAttributeValues": state,
+                }
+            }
+
+        actions = [
+            update(item_keys.session(session["session_id"]))
+            for session in self.list_sessions(user.user_id)
+            if _behind(session, version)
+        ]
+        actions += [
+            update(item_keys.api_key(key["key_id"]))
+            for key in self.list_keys(user.user_id)
+            if _behind(key, version)
+        ]
+        for start in range(0, len(actions), TRANSACTION_LIMIT):
+            self._transact_dropping_ended(actions[start : start + TRANSACTION_LIMIT])
+
+    def _transact_dropping_ended(self, batch: list[Action]) -> None:
+        """Runs a batch of credential writes; those whose condition failed (ended, or
+        already newer) are dropped and the rest run again."""
+        for _ in range(TRANSACTION_ATTEMPTS):
+            codes = self._transact(batch)
+            if not codes:
+                return
+            failed = {i for i, code in enumerate(codes) if code not in ("None", "")}
+            if not failed:  # cancelled with no reason given: nothing is known to be written
+                raise Conflict()
+            batch = [action for i, action in enumerate(batch) if i not in failed]
+            if not batch:
+                return
+        raise Conflict()
 
     def delete_user(
         self,
         user: User,
-        keys: list[Item],
         *,
         expect: Item | None = None,
         guard_actions: list[Action] | None = None,
@@ -61,123 +210,41 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
     ) -> None:
         """Deletes a user, its email claim, sessions and keys, whatever their number.
 
-        Every credential is disabled first, so a failure half-way through the deletes
-        (which go in transactions of at most 100 actions) leaves nothing usable.
-        `expect` and `guard_actions` go with that first step (see `update_credentials`);
-        the audit event goes with the last one, which removes the user item, so it is
-        recorded exactly when the user is gone.
+        The user is disabled first (`change_user`: version bumped, every credential
+        disabled), so nothing can be created for it any more and a failure half-way
+        through the deletes (transactions of at most 100 actions) leaves nothing usable.
+        `expect` and `guard_actions` go with that first step; the audit event goes with
+        the last one, which removes the user item, so it is recorded when the user is gone.
         """
-        sessions = self.list_sessions(user.user_id)
-        self.update_credentials(
-            user,
-            {"disabled": True},
-            keys=keys,
-            sessions=sessions,
-            expect=expect,
-            extra_actions=guard_actions,
+        disabled = self.change_user(
+            user, {"disabled": True}, expect=expect, extra_actions=guard_actions
         )
         actions: list[Action] = []
-        for key in keys:
+        for key in self.list_keys(user.user_id):
             actions.extend(self._key_delete_actions(key))
-        for session in sessions:
-            actions.append(self._delete_action(item_keys.session(session["session_id"])))
+        for session in self.list_sessions(user.user_id):
+            actions.extend(self._session_delete_actions(session))
         if self._transact_in_chunks(actions):
             raise Conflict()
-        if self._transact_audited(self._user_delete_actions(user), audit):
+        delete_user = self._user_delete_actions(disabled)
+        delete_user[0]["Delete"].update(credentials_version_condition(disabled.credentials_version))
+        if self._transact_audited(delete_user, audit):
             raise Conflict()
 
-    def update_credentials(
-        self,
-        user: User,
-        changes: Item,
-        *,
-        keys: list[Item] | None = None,
-        sessions: list[Item] | None = None,
-        expect: Item | None = None,
-        extra_actions: list[Action] | None = None,
-        audit: Item | None = None,
-    ) -> None:
-        """Writes `changes` (role, disabled) to a user and to every session and key of
-        theirs, so the next authorization sees them with its one read.
-
-        The user item goes first, in the first transaction, together with
-        `extra_actions` (say, a check that another admin remains) and the audit event;
-        with `expect` ({attribute: value}) the user item must still hold those values
-        (a false boolean also matches an absent attribute), else Conflict: the caller
-        decided on a stale read. More than 100 credentials take several transactions,
-        each all or nothing; a session or key that ended meanwhile is simply left out.
-        """
-        user_id = user.user_id
-        keys = self.list_keys(user_id) if keys is None else keys
-        sessions = self.list_sessions(user_id) if sessions is None else sessions
-        names = {f"#c{i}": name for i, name in enumerate(changes)}
-        change_values = values({f":c{i}": value for i, value in enumerate(changes.values())})
-        expression = "SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(changes)))
-
-        def update(key: item_keys.ItemKey, condition: str, guard: Item) -> Action:
-            return {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": item_keys.wire(key),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {**names, **guard["names"]},
-                    "ExpressionAttributeValues": {**change_values, **values(guard["values"])},
-                }
-            }
-
-        guard: Item = {"names": {}, "values": {}}
-        condition = "attribute_exists(pk)"
-        for i, (name, value) in enumerate((expect or {}).items()):
-            guard["names"][f"#e{i}"] = name
-            guard["values"][f":e{i}"] = value
-            if value is False:
-                condition += f" AND (attribute_not_exists(#e{i}) OR #e{i} = :e{i})"
-            else:
-                condition += f" AND #e{i} = :e{i}"
-        required = [update(item_keys.user(user_id), condition, guard), *(extra_actions or [])]
-        required = self._with_audit(required, audit)
-        plain: Item = {"names": {}, "values": {}}
-        credentials = [
-            update(item_keys.session(session["session_id"]), "attribute_exists(pk)", plain)
-            for session in sessions
-        ]
-        credentials += [
-            update(item_keys.api_key(key["key_id"]), "attribute_exists(pk)", plain) for key in keys
-        ]
-        room = TRANSACTION_LIMIT - len(required)
-        batches = [required + credentials[:room]]
-        batches += [
-            credentials[start : start + TRANSACTION_LIMIT]
-            for start in range(room, len(credentials), TRANSACTION_LIMIT)
-        ]
-        for index, batch in enumerate(batches):
-            self._transact_credentials(
-                batch, fixed=len(required) if index == 0 else 0, expect=expect
-            )
-            if index == 0:
-                self._emit(audit)
-
-    def _transact_credentials(
-        self, batch: list[Action], *, fixed: int, expect: Item | None
-    ) -> None:
-        """Runs one batch of `update_credentials`; the first `fixed` actions must all
-        succeed, the others (sessions, keys) may have ended meanwhile and are dropped."""
-        for _ in range(TRANSACTION_ATTEMPTS):
-            codes = self._transact(batch)
-            if not codes:
-                return
-            failed = {i for i, code in enumerate(codes) if code not in ("None", "")}
-            if 0 in failed and fixed:
-                raise Conflict() if expect else NotFound()
-            if any(i < fixed for i in failed):
-                raise Conflict()
-            if not failed:  # cancelled with no reason given: nothing is known to be written
-                raise Conflict()
-            batch = [action for i, action in enumerate(batch) if i not in failed]
-            if not batch:
-                return
-        raise Conflict()
+    def replace_bot_token(self, bot: User, token_key: Item, *, audit: Item | None = None) -> Item:
+        """A bot's new token: the version is bumped (nothing made before can be created
+        any more), every key the bot holds is deleted, then the new token is created at
+        the new version. The event goes with the bump."""
+        update, version = self._version_bump(bot, "", [], {}, {})
+        if self._transact_audited([{"Update": update}], audit):
+            raise Conflict()
+        actions: list[Action] = []
+        for key in self.list_keys(bot.user_id):
+            actions.extend(self._key_delete_actions(key))
+        if self._transact_in_chunks(actions):
+            raise Conflict()
+        bumped = User.from_item({**bot.to_item(), CREDENTIALS_VERSION: version})
+        return self.create_key({**token_key, CREDENTIALS_VERSION: version}, owner=bumped)
 
     def set_password(
         self,
@@ -192,21 +259,31 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         returns how many sessions ended.
 
         The password, its version (which voids every reset token issued before), the
-        spent token, the login-failure counter, the event and the first sessions go in one
-        transaction; more than fit (100 actions) end in further transactions right after.
-        Conflict when the token was spent or the password changed meanwhile.
+        credentials version (no session opened with the old password can be created any
+        more), the spent token, the login-failure counter and the event go in one
+        transaction; then every session below the new credentials version ends.
+        Conflict when the token was spent or the user changed meanwhile.
         """
-        user_id = user.user_id
-        version = user.password_version or 0
+        password_version = user.password_version or 0
         now = clock.now()
-        actions: list[Action] = [
-            self._user_update(
-                user_id,
-                "SET password_hash = :hash, password_version = :next, password_changed_at = :now",
-                "(attribute_not_exists(password_version) OR password_version = :version)",
-                {":hash": password_hash, ":next": version + 1, ":now": now, ":version": version},
-            )
-        ]
+        update, version = self._version_bump(
+            user,
+            "SET password_hash = :hash, password_version = :next_password,"
+            " password_changed_at = :now",
+            [
+                "(attribute_not_exists(password_version) OR password_version = :password)",
+                "(attribute_not_exists(disabled) OR disabled = :false)",  # no disabled user
+            ],
+            {
+                ":false": False,
+                ":hash": password_hash,
+                ":next_password": password_version + 1,
+                ":now": now,
+                ":password": password_version,
+            },
+            {},
+        )
+        actions: list[Action] = [{"Update": update}]
         if spend_token_hash is not None:
             spend: dict[str, Any] = {
                 "TableName": self.table,
@@ -216,18 +293,28 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
                 "ExpressionAttributeValues": values({":now": now}),
             }
             actions.append({"Delete": spend})
-        if user.email:
-            actions.append(self._delete_action(item_keys.login_failures(user.email)))
-        actions = self._with_audit(actions, audit)
-        ended = [
-            self._delete_action(item_keys.session(session["session_id"]))
-            for session in self.list_sessions(user_id)
-            if session["session_id"] != keep_session_id
-        ]
-        room = TRANSACTION_LIMIT - len(actions)
-        if self._transact(actions + ended[:room]):
+        lockout = item_keys.login_failures(item_keys.user_login_counter(user.user_id))
+        actions.append(self._delete_action(lockout))
+        if self._transact_audited(actions, audit):
             raise Conflict("The password changed meanwhile, or the link was already used.")
-        self._emit(audit)
-        for start in range(room, len(ended), TRANSACTION_LIMIT):
-            self._transact(ended[start : start + TRANSACTION_LIMIT])
+        return self.end_sessions_below(user.user_id, version, keep_session_id=keep_session_id)
+
+    def end_sessions_below(
+        self, user_id: str, version: int, *, keep_session_id: str | None = None
+    ) -> int:
+        """Ends every session of a user opened before its credentials version `version`
+        (all but `keep_session_id`); returns how many ended."""
+        ended = [
+            session
+            for session in self.list_sessions(user_id)
+            if session["session_id"] != keep_session_id and _behind(session, version)
+        ]
+        actions = [action for session in ended for action in self._session_delete_actions(session)]
+        if self._transact_in_chunks(actions):
+            raise Conflict()
         return len(ended)
+
+
+def _behind(credential: Item, version: int) -> bool:
+    """Whether a session or key copied its user's state before `version`."""
+    return int(credential.get(CREDENTIALS_VERSION) or 0) < version

@@ -11,6 +11,20 @@ from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item, values
 
+CREDENTIALS_VERSION = "credentials_version"
+
+
+def credentials_version_condition(version: int) -> dict[str, Any]:
+    """The user item exists and is still at `version` (0 = never changed: absent)."""
+    condition = "attribute_exists(pk) AND #cv = :cv"
+    if version == 0:
+        condition = "attribute_exists(pk) AND (attribute_not_exists(#cv) OR #cv = :cv)"
+    return {
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#cv": CREDENTIALS_VERSION},
+        "ExpressionAttributeValues": values({":cv": version}),
+    }
+
 
 class Users(StoreBase):
     def put_account(self, account_id: str, name: str) -> Item:
@@ -94,6 +108,19 @@ class Users(StoreBase):
             item_keys.user(user_id), expression, condition, expression_values, names
         )
         return {"Update": params}
+
+    def owner_unchanged_check(self, owner: User) -> Action:
+        """A transaction condition of every credential's creation: its owner still exists
+        and is at the credentials version it was read at (the credential copies that
+        state). Every change of the user's state bumps the version (`Store.change_user`),
+        so a creation that raced a change fails and is decided again."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": item_keys.wire(item_keys.user(owner.user_id)),
+                **credentials_version_condition(owner.credentials_version),
+            }
+        }
 
     def enabled_admin_check(self, user_id: str) -> dict[str, Any]:
         """A transaction condition: `user_id` is still an enabled admin when it commits.
