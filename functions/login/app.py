@@ -52,7 +52,7 @@ def request_password_reset() -> Response[str]:
     reset.get_password_service().request_reset(
         body.email,
         body.account_id,
-        console=reset.console_url(app.current_event.raw_event),
+        console=reset.console_url(),
         meta=request_meta(app),
     )
     return json_response(

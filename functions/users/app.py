@@ -36,7 +36,7 @@ def create_user() -> Response[str]:
         email=body.email,
         role=body.role,
         password=body.password,
-        console_url=reset.console_url(app.current_event.raw_event),
+        console_url=reset.console_url() if body.password is None else None,
         meta=request_meta(app),
     )
     return json_response(201, result)

@@ -102,6 +102,12 @@ class FunctionEnvironments:
         watched = self._declared_anywhere | set(self._local)
         self._at_start = {name: os.environ.get(name) for name in watched}
 
+    def set_default(self, name: str, value: str) -> None:
+        """A local-run variable known only once the run is up (the API's own URL), unless
+        the caller gave one."""
+        self._local.setdefault(name, value)
+        self._at_start.setdefault(name, os.environ.get(name))
+
     def of(self, function_key: str) -> dict[str, str]:
         function = self._functions[function_key]
         declared = function.declared_environment
@@ -251,6 +257,10 @@ class FunctionRunner:
         self._invocation_locks = {key: threading.Lock() for key in functions}
         self._workers: dict[str, _Worker] = {}
         self._patches: dict[PatchKey, Any] = {}
+
+    def set_default_environment(self, name: str, value: str) -> None:
+        """See :meth:`FunctionEnvironments.set_default`."""
+        self._environments.set_default(name, value)
 
     def environment_of(self, function_key: str) -> dict[str, str]:
         """The variables ``function_key``'s process gets (as of now)."""

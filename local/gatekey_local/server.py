@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from gatekey.settings import DEFAULT_TABLE
+from gatekey.settings import DEFAULT_TABLE, ENV_CONSOLE_URL
 from gatekey_local import iam_gate
 from gatekey_local.cloudformation import TemplateError
 from gatekey_local.gateway import Gateway
@@ -41,6 +41,8 @@ from gatekey_local.sam_model import FunctionSource, Template
 from gatekey_local.template import load_template
 
 logger = logging.getLogger(__name__)
+
+CONSOLE_PATH = "/console"
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -181,6 +183,19 @@ class ApiGatewayEmulator:
             self._close_servers()
             self._functions.unload()
             raise
+        console = self._console_url()
+        if console is not None:
+            self._functions.runner.set_default_environment(ENV_CONSOLE_URL, console)
+
+    def _console_url(self) -> str | None:
+        """The links in messages point at this run's own console, wherever its listener
+        is (on AWS the stack's parameter gives the stage's; never the request's Host)."""
+        for route in self.template.routes:
+            if route.method.upper() == "GET" and route.path == CONSOLE_PATH:
+                server = self.servers.get(route.api_id)
+                if server is not None:
+                    return f"{server.url}{CONSOLE_PATH}"
+        return None
 
     @property
     def url(self) -> str:

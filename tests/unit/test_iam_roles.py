@@ -43,6 +43,7 @@ ITEM_ACTIONS = (
 @pytest.fixture(scope="module")
 def roles() -> dict[str, FunctionRole]:
     return function_roles(load_template(TEMPLATE))
+STACK_PARAMETERS = "arn:aws:ssm:us-east-1:123456789012:parameter/gatekey-local"
 
 
 def item_permissions(role: FunctionRole) -> set[tuple[str, str]]:
@@ -244,11 +245,14 @@ def test_what_cannot_be_enforced_locally_is_refused(tmp_path, policies, reason):
 
 
 def test_template_roles_name_no_table_but_the_gatekey_table():
-    """Every DynamoDB resource in template.yaml is the table or one of its indexes."""
+    """Every DynamoDB resource in template.yaml is the table or one of its indexes; the
+    rest are the signing keys and the stack's own console URL parameter."""
     document = load_yaml(TEMPLATE)
     for function_id, role in function_roles(load_template(TEMPLATE)).items():
         assert document["Resources"][function_id]["Properties"].get("Role") is None
         for statement in role.statements:
             resources = statement["Resource"]
             for resource in resources if isinstance(resources, list) else [resources]:
-                assert resource.startswith((TABLE_ARN, "arn:aws:secretsmanager:")), resource
+                assert resource.startswith(
+                    (TABLE_ARN, "arn:aws:secretsmanager:", f"{STACK_PARAMETERS}/gatekey/")
+                ), resource

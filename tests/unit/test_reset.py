@@ -1,54 +1,60 @@
 import pytest
 
 from gatekey import reset
+from gatekey.errors import ConfigurationError
 from gatekey.settings import Settings
 
 
 @pytest.fixture
 def console_setting(monkeypatch):
-    def apply(url=None):
-        current = Settings(secret="s" * 40, console_url=url)
+    def apply(url=None, parameter=None):
+        current = Settings(secret="s" * 40, console_url=url, console_url_parameter=parameter)
         monkeypatch.setattr(reset, "get_settings", lambda: current)
 
     apply()
-    return apply
+    reset._console_url_from_parameter.cache_clear()
+    yield apply
+    reset._console_url_from_parameter.cache_clear()
 
 
-def event(domain, proto, full_path, path="/auth/password-reset"):
-    return {
-        "path": path,
-        "headers": {"Host": domain, "X-Forwarded-Proto": proto},
-        "requestContext": {"domainName": domain, "path": full_path, "stage": "v1"},
-    }
-
-
-def test_deployed_links_point_at_the_stage_console(console_setting):
-    url = reset.console_url(
-        event("abc123.execute-api.eu-west-1.amazonaws.com", "https", "/v1/auth/password-reset")
-    )
-    assert url == "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/console"
-
-
-def test_a_custom_domain_keeps_its_base_path(console_setting):
-    assert (
-        reset.console_url(event("auth.example.com", "https", "/gatekey/auth/password-reset"))
-        == "https://auth.example.com/gatekey/console"
-    )
-    assert (
-        reset.console_url(event("auth.example.com", "https", "/auth/password-reset"))
-        == "https://auth.example.com/console"
-    )
-
-
-def test_the_local_api_serves_the_console_without_the_stage(console_setting):
-    url = reset.console_url(event("127.0.0.1:3000", "http", "/v1/auth/password-reset"))
-    assert url == "http://127.0.0.1:3000/console"
-
-
-def test_the_setting_wins(console_setting):
+def test_the_configured_console_url_is_the_links_base(console_setting):
     console_setting("https://console.example.com/gk")
-    url = reset.console_url(event("127.0.0.1:3000", "http", "/v1/auth/password-reset"))
-    assert url == "https://console.example.com/gk"
+    assert reset.console_url() == "https://console.example.com/gk"
+
+
+def test_without_a_setting_links_are_refused_rather_than_guessed(console_setting):
+    with pytest.raises(ConfigurationError, match="GATEKEY_CONSOLE_URL"):
+        reset.console_url()
+
+
+class FakeSsm:
+    def __init__(self, value):
+        self.value = value
+        self.names = []
+
+    def get_parameter(self, Name):
+        self.names.append(Name)
+        return {"Parameter": {"Name": Name, "Value": self.value}}
+
+
+def test_on_aws_the_stacks_parameter_is_read_once(console_setting, monkeypatch):
+    import boto3
+
+    ssm = FakeSsm("https://abc123.execute-api.eu-west-1.amazonaws.com/v1/console/")
+    monkeypatch.setattr(boto3, "client", lambda service: ssm)
+    console_setting(parameter="/stack/gatekey/console-url")
+    expected = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/console"
+    assert reset.console_url() == reset.console_url() == expected
+    assert ssm.names == ["/stack/gatekey/console-url"]
+
+
+def test_a_parameter_that_is_not_an_https_url_is_refused(console_setting, monkeypatch):
+    import boto3
+
+    monkeypatch.setattr(boto3, "client", lambda service: FakeSsm("http://evil.example"))
+    console_setting(parameter="/stack/gatekey/console-url")
+    with pytest.raises(ConfigurationError):
+        reset.console_url()
 
 
 def test_reset_link_puts_the_token_in_the_fragment():

@@ -10,7 +10,12 @@ any password change bumps the version, which voids every link issued before.
 `POST /auth/password-reset` answers 202 whether or not the email exists, and in about
 the same time: an unknown email does the same reads and a write of the same shape that
 stores nothing, sends nothing, and every answer waits until `RESET_RESPONSE_SECONDS`
-after the request started, which covers the mail transport's variable latency.
+after the request started, which covers the mail transport's variable latency. A user
+is sent at most `RESETS_PER_WINDOW` reset messages per `RESET_WINDOW_SECONDS`; further
+requests answer the same and send nothing (`Store.put_bounded_reset_token`).
+
+Links point at the console URL of the configuration (`console_url`), never at a host
+the request names.
 """
 
 from __future__ import annotations
@@ -18,18 +23,31 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from gatekey import audit, clock, mail
 from gatekey.audit import Actor, RequestMeta
-from gatekey.errors import Conflict, GatekeyError, PermissionDenied, ValidationFailed
+from gatekey.errors import (
+    ConfigurationError,
+    Conflict,
+    GatekeyError,
+    PermissionDenied,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from gatekey.keyring import Keyring
 from gatekey.passwords import check_password_rule, hash_password
 from gatekey.principal import SESSION, Principal
 from gatekey.records import User
-from gatekey.settings import Settings, get_settings
+from gatekey.settings import (
+    ENV_CONSOLE_URL,
+    ENV_CONSOLE_URL_PARAMETER,
+    Settings,
+    get_settings,
+)
 from gatekey.store import Item, Store
 from gatekey.users import get_user, normalize_email
 
@@ -38,8 +56,9 @@ SET_PASSWORD = "set_password"
 TOKEN_SECONDS = {RESET: 30 * 60, SET_PASSWORD: 7 * 86_400}
 TOKEN_BYTES = 32
 RESET_RESPONSE_SECONDS = 0.5
+RESETS_PER_WINDOW = 3  # reset messages a user is sent at most per window
+RESET_WINDOW_SECONDS = 15 * 60
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
-LOCAL_CONSOLE_URL = "http://127.0.0.1:3000/console"
 
 logger = Logger()
 
@@ -62,20 +81,21 @@ def issue_reset_token(
 ) -> str:
     """Stores a new single-use token for `user` and returns it (the only copy)."""
     token, digest = _new_token()
-    now = clock.now()
-    store.put_reset_token(
-        {
-            "token_hash": digest,
-            "user_id": user.user_id,
-            "account_id": user.account_id,
-            "purpose": purpose,
-            "password_version": user.password_version or 0,
-            "created_at": now,
-            "ttl": now + TOKEN_SECONDS[purpose],
-        },
-        audit=audit_event,
-    )
+    store.put_reset_token(_token_item(user, digest, purpose), audit=audit_event)
     return token
+
+
+def _token_item(user: User, digest: str, purpose: str) -> Item:
+    now = clock.now()
+    return {
+        "token_hash": digest,
+        "user_id": user.user_id,
+        "account_id": user.account_id,
+        "purpose": purpose,
+        "password_version": user.password_version or 0,
+        "created_at": now,
+        "ttl": now + TOKEN_SECONDS[purpose],
+    }
 
 
 def reset_link(console_url: str, token: str) -> str:
@@ -83,28 +103,43 @@ def reset_link(console_url: str, token: str) -> str:
     return f"{console_url.rstrip('/')}#reset={token}"
 
 
-def console_url(event: dict[str, Any]) -> str:
-    """The console's URL as seen by the caller of this request: `GATEKEY_CONSOLE_URL`
-    when set, else the stage URL (or custom domain and base path) plus `/console`.
+def console_url() -> str:
+    """The console's URL for links in messages: `GATEKEY_CONSOLE_URL`, else the value of
+    the SSM parameter that the stack writes its console URL to
+    (`GATEKEY_CONSOLE_URL_PARAMETER`, read once per container).
 
-    The local API serves plain http without the stage in the path; API Gateway only
-    https, with it.
+    Never taken from the request: `Host`, `X-Forwarded-*` and `Forwarded` are the
+    caller's to choose, and a link built from them would carry a reset token to the
+    caller's host. Without either setting this refuses rather than guess.
     """
-    configured = get_settings().console_url
-    if configured:
-        return configured
-    context = event.get("requestContext") or {}
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-    domain = context.get("domainName") or headers.get("host")
-    if not domain:
-        return LOCAL_CONSOLE_URL
-    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
-    prefix = ""
-    if scheme == "https":
-        full, resource = str(context.get("path") or ""), str(event.get("path") or "")
-        if resource and full.endswith(resource):
-            prefix = full[: len(full) - len(resource)].rstrip("/")
-    return f"{scheme}://{domain}{prefix}/console"
+    settings = get_settings()
+    if settings.console_url:
+        return settings.console_url
+    if settings.console_url_parameter:
+        return _console_url_from_parameter(settings.console_url_parameter)
+    raise ConfigurationError(
+        f"set {ENV_CONSOLE_URL} or {ENV_CONSOLE_URL_PARAMETER}: links in messages are never "
+        "built from the request"
+    )
+
+
+@lru_cache(maxsize=4)
+def _console_url_from_parameter(name: str) -> str:
+    import boto3  # deferred: only deployed functions read the parameter
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from gatekey.store.base import error_code, permission_misconfigured
+
+    try:
+        response = boto3.client("ssm").get_parameter(Name=name)
+    except (BotoCoreError, ClientError) as exc:
+        if error_code(exc) == "AccessDeniedException":
+            raise permission_misconfigured(exc, "ssm:GetParameter") from exc
+        raise ServiceUnavailable() from exc
+    value = str(response["Parameter"]["Value"]).strip().rstrip("/")
+    if not value.startswith("https://"):
+        raise ConfigurationError(f"the SSM parameter {name} does not hold an https URL")
+    return value
 
 
 def _message(purpose: str, link: str, token: str, account: str) -> tuple[str, str]:
@@ -154,7 +189,7 @@ def send_set_password(store: Store, user: User, *, console_url: str) -> bool:
     if not user.email or user.is_bot:
         return False
     token = issue_reset_token(store, user, purpose=SET_PASSWORD)
-    return _send(store, user, SET_PASSWORD, token, console_url or LOCAL_CONSOLE_URL)
+    return _send(store, user, SET_PASSWORD, token, console_url)
 
 
 def _invalid_token() -> ValidationFailed:
@@ -177,8 +212,9 @@ class PasswordService:
         console: str,
         meta: RequestMeta | None = None,
     ) -> None:
-        """Mails a reset link to each enabled user of `email` (in `account_id` when given),
-        doing the same reads and writes, and taking as long, when there is none."""
+        """Mails a reset link to each enabled user of `email` (in `account_id` when given)
+        within the bound, doing the same reads and writes, and taking as long, when there
+        is none."""
         started = time.monotonic()
         email = normalize_email(email)
         candidates = self.store.find_user_ids_by_email(email)
@@ -211,8 +247,17 @@ class PasswordService:
                 meta=meta,
                 retention_days=self.settings.audit_retention_days,
             )
-            token = issue_reset_token(self.store, user, purpose=RESET, audit_event=event)
-            _send(self.store, user, RESET, token, console)
+            token, digest = _new_token()
+            issued = self.store.put_bounded_reset_token(
+                _token_item(user, digest, RESET),
+                limit=RESETS_PER_WINDOW,
+                window_seconds=RESET_WINDOW_SECONDS,
+                audit=event,
+            )
+            if issued:
+                _send(self.store, user, RESET, token, console)
+            else:
+                logger.info("reset not sent: bound reached", extra={"user_id": user.user_id})
         remaining = RESET_RESPONSE_SECONDS - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)
@@ -228,6 +273,7 @@ class PasswordService:
             item is None
             or user is None
             or user.is_bot
+            or user.disabled
             or (user.password_version or 0) != int(item["password_version"])
         ):
             raise _invalid_token()

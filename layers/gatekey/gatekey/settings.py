@@ -29,6 +29,7 @@ ENV_LOGIN_LOCKOUT_SECONDS = "GATEKEY_LOGIN_LOCKOUT_SECONDS"
 ENV_SENDER_EMAIL = "GATEKEY_SENDER_EMAIL"
 ENV_OUTBOX_DIR = "GATEKEY_OUTBOX_DIR"
 ENV_CONSOLE_URL = "GATEKEY_CONSOLE_URL"
+ENV_CONSOLE_URL_PARAMETER = "GATEKEY_CONSOLE_URL_PARAMETER"
 ENV_AUDIT_RETENTION_DAYS = "GATEKEY_AUDIT_RETENTION_DAYS"
 
 DEFAULT_TABLE = "gatekey"
@@ -56,7 +57,8 @@ class Settings:
     audit_retention_days: int = 365
     sender_email: str | None = None  # messages go through Amazon SES when set
     outbox_dir: str = DEFAULT_OUTBOX_DIR  # else one .eml file per message here
-    console_url: str | None = None  # links in messages; else taken from the request
+    console_url: str | None = None  # base of the links in messages (never the request's)
+    console_url_parameter: str | None = None  # else the SSM parameter holding it (AWS)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             sender_email=(env.get(ENV_SENDER_EMAIL) or "").strip() or None,
             outbox_dir=env.get(ENV_OUTBOX_DIR) or DEFAULT_OUTBOX_DIR,
             console_url=(env.get(ENV_CONSOLE_URL) or "").strip().rstrip("/") or None,
+            console_url_parameter=(env.get(ENV_CONSOLE_URL_PARAMETER) or "").strip() or None,
         )
         if settings.secret is None and settings.secret_arn is None:
             raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")

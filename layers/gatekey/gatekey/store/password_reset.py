@@ -1,4 +1,5 @@
-"""Password reset and set-password tokens, stored under their SHA-256 only."""
+"""Password reset and set-password tokens, stored under their SHA-256 only, and the
+bound on how many reset tokens a user is sent."""
 
 from __future__ import annotations
 
@@ -15,6 +16,36 @@ class PasswordResets(StoreBase):
         item = {**token, **item_keys.reset_token(token["token_hash"])}
         if self._transact_audited([self._put_action(item)], audit):
             raise Conflict()
+
+    def put_bounded_reset_token(
+        self, token: Item, *, limit: int, window_seconds: int, audit: Item | None = None
+    ) -> bool:
+        """Stores a reset token unless `limit` were issued for its user in the last
+        `window_seconds`; False (nothing stored, no event) when the bound is reached.
+
+        The user's recent issues are `limit` slots of one item, each holding when it was
+        last taken. A token takes a slot that is empty or older than the window, in the
+        transaction that stores the token, on the condition that the slot is still free:
+        two requests can never take one slot, so no window ever holds more than `limit`
+        tokens, however many requests run at once. No read comes first.
+        """
+        now = int(token["created_at"])
+        item = {**token, **item_keys.reset_token(token["token_hash"])}
+        for slot in range(limit):
+            take = self._update_params(
+                item_keys.reset_bound(token["user_id"]),
+                "SET #slot = :now, #ttl = :ttl",
+                "(attribute_not_exists(#slot) OR #slot <= :cutoff)",
+                {":now": now, ":ttl": now + window_seconds, ":cutoff": now - window_seconds},
+                {"#slot": f"issued_{slot}", "#ttl": "ttl"},
+                must_exist=False,
+            )
+            codes = self._transact_audited([{"Update": take}, self._put_action(item)], audit)
+            if not codes:
+                return True
+            if codes[0] != "ConditionalCheckFailed":
+                raise Conflict()
+        return False
 
     def discarded_reset_write(self, token_hash: str) -> None:
         """The transaction `put_reset_token` commits for a known email, of items that are
