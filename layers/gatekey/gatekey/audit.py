@@ -8,14 +8,18 @@ structured log line (`emit`), written only once the event is stored.
 
 Events live under `AUDIT#<account_id>`, sorted by `<at:012d>#<id>` where `id` is a
 time-ordered UUID (version 7 layout), so a reverse query reads them newest first.
-They carry only ids, names and the request's IP and User-Agent: never a password,
-token or secret (the builder takes no free-form data).
+They carry only ids, names and the request's IP and User-Agent (cut to 256
+characters): never a password, token or secret (the builder takes no free-form data).
+Failed and throttled logins, which anyone who knows an email can cause, are stored at
+most once a minute per email; the rest of that minute's are counted on the stored event
+(`extra.repeats`), see `record_unauthenticated_failure`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import re
@@ -88,7 +92,8 @@ TARGET_TYPES = (TARGET_USER, TARGET_KEY, TARGET_SESSION)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-MAX_USER_AGENT = 512  # a client-chosen string: kept, but not at any length
+MAX_USER_AGENT = 256  # a client-chosen string: kept, but not at any length
+UNKNOWN_ACCOUNT = "-"  # the account of a login failure for an email no account knows
 DAY = 86_400
 
 # Audit lines are part of the contract, not diagnostics: INFO whatever LogLevel says.
@@ -217,6 +222,7 @@ def event_view(event: Item) -> dict[str, Any]:
     }
     if actor.get("key_handle"):
         view_actor["key_handle"] = actor["key_handle"]
+    extra = {"extra": {"repeats": int(event["repeats"])}} if event.get("repeats") else {}
     return {
         "id": event["id"],
         "at": clock.iso(event["at"]),
@@ -226,6 +232,7 @@ def event_view(event: Item) -> dict[str, Any]:
         "target": dict(event["target"]),
         "ip": event.get("ip"),
         "user_agent": event.get("user_agent"),
+        **extra,
     }
 
 
@@ -238,6 +245,20 @@ def record(store: Store, event: Item) -> None:
     """Stores an event of an action that wrote nothing else (login failure, throttling)."""
     store.put_audit_event(event)
     emit(event)
+
+
+def record_unauthenticated_failure(
+    store: Store, email: str, events: list[Item], *, now: int
+) -> None:
+    """Stores the events of a failed or throttled login, one per account the email names
+    (an event of account UNKNOWN_ACCOUNT is logged only), unless this email's failures
+    of this minute are stored already: then this one is counted on them as a repeat.
+    Log lines follow the stored events, so they are bounded the same way."""
+    stored = [event for event in events if event["account_id"] != UNKNOWN_ACCOUNT]
+    digest = hashlib.sha256(email.encode()).hexdigest()
+    if store.put_unauthenticated_failure(digest, stored, now=now):
+        for event in events:
+            emit(event)
 
 
 # -- the cursor of GET /account/audit ---------------------------------------------------

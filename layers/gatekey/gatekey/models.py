@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gatekey import scopes as scope_rules
 from gatekey.records import KeyType
+from gatekey.users import email_problem
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -21,6 +23,13 @@ def _valid_scopes(value: list[str] | None) -> list[str] | None:
         if reason:
             raise ValueError(reason)
     return list(scope_rules.normalize(value))
+
+
+def _valid_email(value: str) -> str:
+    problem = email_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def scopes_field() -> Any:
@@ -37,9 +46,27 @@ class LoginRequest(BaseModel):
     totp: str | None = Field(default=None, max_length=16)
     recovery_code: str | None = Field(default=None, max_length=64)
 
+    _email = field_validator("email")(_valid_email)
+
 
 HANDLE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 MAX_GRACE_SECONDS = 86_400
+
+# -- path parameters -------------------------------------------------------------------
+# Ids are the canonical form of uuid4 that the store writes; a handle is a key's handle;
+# any other parameter is held to a handle's alphabet and length.
+_PATH_PARAMETER_RULES = {
+    "id": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+    "handle": re.compile(HANDLE_PATTERN),
+}
+
+
+def path_parameter_ok(name: str, value: object) -> bool:
+    """Whether a path parameter can name anything at all: `id` and `*_id` are UUIDs,
+    anything else (`handle`) is 1 to 64 of `[A-Za-z0-9_.-]`. Checked before any read,
+    as DynamoDB refuses keys over 1 KB (it would be a 500) and nothing longer exists."""
+    kind = "id" if name == "id" or name.endswith("_id") else "handle"
+    return isinstance(value, str) and bool(_PATH_PARAMETER_RULES[kind].fullmatch(value))
 
 
 class CreateKeyRequest(BaseModel):
@@ -108,6 +135,8 @@ class CreateUserRequest(BaseModel):
     role: Literal["admin", "member"] = "member"
     password: str | None = Field(default=None, min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
+    _email = field_validator("email")(_valid_email)
+
 
 class UpdateUserRequest(BaseModel):
     """`PATCH /account/users/{id}`: a role and/or the disabled flag; at least one."""
@@ -134,6 +163,8 @@ class PasswordResetRequest(BaseModel):
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     account_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+    _email = field_validator("email")(_valid_email)
 
 
 class PasswordResetConfirm(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any
 
 from gatekey import clock
-from gatekey.errors import NotFound
+from gatekey.errors import NotFound, ValidationFailed
 from gatekey.passwords import hash_password
 from gatekey.records import User
 from gatekey.store import Item, Store
@@ -15,7 +16,24 @@ ADMIN = "admin"
 MEMBER = "member"
 
 
+# Control and format characters (NUL, escapes, bidi overrides) and lone surrogates are
+# never part of an address; they would reach keys, logs and message headers.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
+
+
+def email_problem(email: str) -> str | None:
+    """Why `email` cannot be an email address, or None (the API's models, the CLI)."""
+    if any(unicodedata.category(char) in _REFUSED_CATEGORIES for char in email):
+        return "An email address must not contain control characters."
+    return None
+
+
 def normalize_email(email: str) -> str:
+    """The form an email is stored and looked up in; 400 `validation_error` on `email`
+    for one that holds control characters."""
+    problem = email_problem(email)
+    if problem is not None:
+        raise ValidationFailed.field("email", problem)
     return email.strip().lower()
 
 

@@ -11,6 +11,7 @@ from gatekey.store.serialization import Item, from_item, is_expired
 
 AUDIT_PAGE_SIZE = 100  # events read per query when filtering
 AUDIT_PAGES = 10  # queries per GET /account/audit at most; then a cursor goes on
+MINUTE = 60  # an email's unauthenticated failures are stored once per minute
 
 
 def _audit_matches(event: Item, action: str | None, user_id: str | None) -> bool:
@@ -23,6 +24,35 @@ class AuditLog(StoreBase):
     def put_audit_event(self, event: Item) -> None:
         """Stores an event of an action that writes nothing else (a failed login)."""
         self._put(event, must_not_exist=True)
+
+    def put_unauthenticated_failure(
+        self, email_digest: str, events: list[Item], *, now: int
+    ) -> bool:
+        """Stores the events of a failed or throttled login (one per account the email
+        names) unless this email already has its events of this minute; then the failure
+        is counted on those instead (`repeats`). True when the events were stored.
+
+        The minute's claim (a conditional put) and its events are one transaction, so a
+        repeat always finds the events it counts on. Anyone who knows an email can fail
+        logins with it: this bounds what they write into its account to one event a minute.
+        """
+        minute = now // MINUTE
+        gate = item_keys.audit_gate(email_digest, minute)
+        claim = {
+            **gate,
+            "events": [{"pk": event["pk"], "sk": event["sk"]} for event in events],
+            "ttl": (minute + 2) * MINUTE,
+        }
+        if not self._transact([self._put_action(claim), *map(self.audit_put_action, events)]):
+            return True
+        keys = (self._get(gate) or {}).get("events") or []
+        for key in keys:
+            self._conditional_update(
+                self._update_params(key, "ADD repeats :one", None, {":one": 1})
+            )
+        if not keys:  # an unknown email's repeat costs what a known one's does
+            self.discarded_write(email_digest)
+        return False
 
     def discarded_write(self, key: str) -> None:
         """The put of an audit event, of an item expired when written: the cost of
