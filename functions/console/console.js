@@ -1343,8 +1343,12 @@
     $("mfa-secret").value = "";
   }
 
+  /** The password given to start a set-up, sent again to confirm it; memory only. */
+  let setupPassword = null;
+
   /** Forgets what the Security screen showed once: the pending QR code and the recovery codes. */
   function clearSecurity() {
+    setupPassword = null;
     clearQr();
     $("mfa-setup").hidden = true;
     $("recovery-codes").textContent = "";
@@ -1353,6 +1357,7 @@
     $("password-form").reset();
     $("mfa-confirm-form").reset();
     $("mfa-disable-form").reset();
+    $("mfa-start-form").reset();
   }
 
   function renderMfa(on) {
@@ -1407,28 +1412,49 @@
     );
   });
 
-  $("mfa-start").addEventListener("click", (event) =>
+  $("mfa-start-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const password = $("mfa-start-password").value;
     attempt(
       $("mfa-error"),
       async () => {
-        const pending = await call("POST", "/user/mfa/totp");
+        let pending;
+        try {
+          pending = await call("POST", "/user/mfa/totp", { body: { password } });
+        } catch (error) {
+          if (error instanceof ApiError && error.code === "invalid_credentials") {
+            $("mfa-start-password").value = "";
+            throw new FormProblem("Your password is not right.", "password");
+          }
+          throw error;
+        }
+        setupPassword = password;
+        form.reset();
         $("mfa-secret").value = pending.secret;
         drawQr($("mfa-qr"), pending.otpauth_uri);
         $("mfa-setup").hidden = false;
         $("mfa-off").hidden = true;
         $("mfa-confirm-code").focus();
       },
-      event.currentTarget
-    )
-  );
+      form,
+      form
+    );
+  });
 
-  $("mfa-cancel").addEventListener("click", () => {
-    clearError($("mfa-error"), $("mfa-confirm-form"));
+  /** Back to the start of a set-up: the QR code and the password are forgotten. */
+  function cancelSetup() {
+    setupPassword = null;
     clearQr();
     $("mfa-confirm-form").reset();
     $("mfa-setup").hidden = true;
     renderMfa(false);
-    $("mfa-start").focus();
+  }
+
+  $("mfa-cancel").addEventListener("click", () => {
+    clearError($("mfa-error"), $("mfa-confirm-form"));
+    cancelSetup();
+    $("mfa-start-password").focus();
   });
 
   $("mfa-confirm-form").addEventListener("submit", (event) => {
@@ -1440,11 +1466,14 @@
       async () => {
         let result;
         try {
-          result = await call("POST", "/user/mfa/totp/confirm", { body: { code } });
+          result = await call("POST", "/user/mfa/totp/confirm", { body: { code, password: setupPassword } });
         } catch (error) {
-          const wrongCode =
-            error instanceof ApiError &&
-            (error.code === "invalid_credentials" || error.entries.some((entry) => entry.attr === "code"));
+          if (error instanceof ApiError && error.code === "invalid_credentials") {
+            cancelSetup();
+            $("mfa-start-password").focus();
+            throw new FormProblem("Your password changed meanwhile. Enter it and set up two-step verification again.");
+          }
+          const wrongCode = error instanceof ApiError && error.entries.some((entry) => entry.attr === "code");
           if (wrongCode) {
             $("mfa-confirm-code").value = "";
             throw new FormProblem(
@@ -1455,6 +1484,7 @@
           throw error;
         }
         form.reset();
+        setupPassword = null;
         clearQr();
         $("mfa-setup").hidden = true;
         $("recovery-codes").textContent = (result.recovery_codes || []).join("\n");
@@ -1493,7 +1523,7 @@
         form.reset();
         renderMfa(false);
         announce("Two-step verification is off");
-        $("mfa-start").focus();
+        $("mfa-start-password").focus();
       },
       form,
       form
@@ -1556,6 +1586,11 @@
             user.disabled
               ? actionButton("Enable", `Enable ${name}`, (event) => enableUser(user, event.currentTarget))
               : actionButton("Disable", `Disable ${name}`, (event) => confirmDisableUser(user, event.currentTarget), "link-danger"),
+            user.mfa && user.id !== me
+              ? actionButton("Reset MFA", `Reset two-step verification of ${name}`, (event) =>
+                  confirmResetMfa(user, event.currentTarget)
+                )
+              : null,
             actionButton("Delete", `Delete user ${name}`, (event) => confirmDeleteUser(user, event.currentTarget), "link-danger")
           )
         );
@@ -1611,6 +1646,21 @@
     );
   }
 
+  /** For a member who lost their phone: their own "Turn off" needs a code they no longer have. */
+  function confirmResetMfa(user, opener) {
+    confirmThen(
+      opener,
+      `Reset two-step verification of ${userName(user)}?`,
+      "Their authenticator app and recovery codes stop working and all their sessions end. They log in with their password alone, and can set up two-step verification again.",
+      "Reset MFA",
+      async () => {
+        await call("DELETE", `${userPath(user.id)}/mfa`);
+        announce(`Two-step verification of ${userName(user)} reset`);
+        await loadUsers();
+      }
+    );
+  }
+
   function confirmDeleteUser(user, opener) {
     confirmThen(
       opener,
@@ -1659,6 +1709,7 @@
     "login.throttled",
     "mfa.enrolled",
     "mfa.disabled",
+    "mfa.reset_by_admin",
     "password.changed",
     "password.reset_requested",
     "password.reset",

@@ -17,8 +17,13 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.mfa import get_mfa_service
-from gatekey.models import ChangePasswordRequest, DisableMfaRequest, TotpConfirmRequest
+from gatekey.mfa import get_mfa_service, require_session
+from gatekey.models import (
+    ChangePasswordRequest,
+    DisableMfaRequest,
+    TotpConfirmRequest,
+    TotpEnrolRequest,
+)
 from gatekey.reset import get_password_service
 
 app = create_app()
@@ -36,14 +41,19 @@ def change_password() -> Response[str]:
 
 @app.post("/user/mfa/totp")
 def enrol_totp() -> Response[str]:
-    return json_response(200, get_mfa_service().enrol(current_principal(app)))
+    principal = current_principal(app)
+    require_session(principal)
+    body = parse_body(app, TotpEnrolRequest)
+    return json_response(200, get_mfa_service().enrol(principal, body.password, request_meta(app)))
 
 
 @app.post("/user/mfa/totp/confirm")
 def confirm_totp() -> Response[str]:
     principal = current_principal(app)
+    require_session(principal)
     body = parse_body(app, TotpConfirmRequest)
-    return json_response(200, get_mfa_service().confirm(principal, body.code, request_meta(app)))
+    result = get_mfa_service().confirm(principal, body.code, body.password, request_meta(app))
+    return json_response(200, result)
 
 
 @app.delete("/user/mfa")

@@ -14,6 +14,7 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
+from gatekey.mfa import get_mfa_service
 from gatekey.models import CreateUserRequest, UpdateUserRequest
 from gatekey.user_admin import get_user_admin_service
 
@@ -56,6 +57,13 @@ def update_user(user_id: str) -> Response[str]:
 def delete_user(user_id: str) -> Response[str]:
     admin = current_principal(app, scopes.USERS)
     get_user_admin_service().delete(admin, user_id, request_meta(app))
+    return empty_response(204)
+
+
+@app.delete("/account/users/<user_id>/mfa")
+def reset_user_mfa(user_id: str) -> Response[str]:
+    """A member lost their device: an admin's session clears their MFA."""
+    get_mfa_service().reset_by_admin(current_principal(app), user_id, request_meta(app))
     return empty_response(204)
 
 

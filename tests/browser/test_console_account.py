@@ -155,6 +155,36 @@ def test_admin_changes_a_role_disables_enables_and_deletes_a_user(
     assert call(local_api, "POST", "/auth/login", json=gone).status_code == 401
 
 
+def test_admin_resets_the_two_step_verification_of_a_member_who_lost_their_phone(
+    page: Page, console_url: str, local_api: str
+) -> None:
+    from tests.browser.test_console_security import enrol
+
+    admin = make_user(admin=True)
+    member = make_user(account_id=admin.account_id)
+    colleague = make_user(account_id=admin.account_id)
+    _, codes = enrol(local_api, member)
+    member_token = api_login(local_api, member, recovery_code=codes[0])["access_token"]
+    log_in(page, console_url, admin)
+    open_users(page)
+
+    reset = re.compile("Reset two-step verification")
+    expect(user_row(page, colleague.email).get_by_role("button", name=reset)).to_have_count(0)
+    row = user_row(page, member.email)
+    row.get_by_role("button", name=f"Reset two-step verification of {member.email}").click()
+    dialog = page.get_by_role("dialog", name=f"Reset two-step verification of {member.email}?")
+    expect(dialog).to_contain_text("all their sessions end")
+    dialog.get_by_role("button", name="Reset MFA").click()
+    expect(dialog).to_be_hidden()
+    expect(row.get_by_role("button", name=reset)).to_have_count(0)
+    expect(page.locator("#announcer")).to_have_text(
+        f"Two-step verification of {member.email} reset"
+    )
+
+    assert call(local_api, "GET", "/user", member_token).status_code == 401
+    assert api_login(local_api, member)["user"]["mfa"] is False  # the password alone again
+
+
 def test_audit_log_lists_filters_and_pages(
     page: Page, console_url: str, local_api: str, screenshots: Path
 ) -> None:

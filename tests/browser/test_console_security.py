@@ -66,9 +66,10 @@ def wrong_code(secret: str) -> str:
 def enrol(base: str, user: TestUser) -> tuple[str, list[str]]:
     """Two-step verification turned on through the API: the secret and recovery codes."""
     access = api_login(base, user)["access_token"]
-    pending = call(base, "POST", "/user/mfa/totp", access).json()
+    reauth = {"password": user.password}
+    pending = call(base, "POST", "/user/mfa/totp", access, json=reauth).json()
     code = pyotp.TOTP(pending["secret"]).now()
-    confirmed = call(base, "POST", "/user/mfa/totp/confirm", access, json={"code": code})
+    confirmed = call(base, "POST", "/user/mfa/totp/confirm", access, json={"code": code, **reauth})
     assert confirmed.status_code == 200, confirmed.text
     return pending["secret"], confirmed.json()["recovery_codes"]
 
@@ -80,6 +81,13 @@ def otpauth_uri(account: str, secret: str) -> str:
 def open_security(page: Page) -> None:
     open_from_menu(page, "Security")
     expect(page.get_by_role("heading", level=1, name="Security")).to_be_focused()
+
+
+def start_setup(page: Page, password: str) -> None:
+    """Set-up asks for the password first (a stolen session cannot turn MFA on)."""
+    start = page.locator("#mfa-start-form")
+    start.get_by_label("Password").fill(password)
+    start.get_by_role("button", name="Set up two-step verification").click()
 
 
 def test_qr_code_is_drawn_in_the_page_and_matches_a_reference_encoder(
@@ -103,12 +111,13 @@ def test_qr_code_is_drawn_in_the_page_and_matches_a_reference_encoder(
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.route("**/user/mfa/totp", enrol)
-    log_in(page, console_url, make_user())
+    user = make_user()
+    log_in(page, console_url, user)
     open_security(page)
 
     versions = []
     for uri in uris:
-        page.get_by_role("button", name="Set up two-step verification").click()
+        start_setup(page, user.password)
         qr = page.get_by_role("img", name="QR code to add gatekey to an authenticator app")
         expect(qr).to_be_visible()
         secret = parse_qs(urlsplit(uri).query)["secret"][0]
@@ -187,12 +196,18 @@ def test_enrol_with_the_qr_code_see_recovery_codes_once_and_log_in_with_a_code(
     page: Page, console_url: str, local_api: str, screenshots: Path
 ) -> None:
     user = make_user()
+    elsewhere = api_login(local_api, user)["access_token"]
     log_in(page, console_url, user)
     open_security(page)
     card = page.get_by_role("region", name="Two-step verification")
     expect(card.locator("#mfa-status")).to_have_text("Off")
-    card.get_by_role("button", name="Set up two-step verification").click()
+    start_setup(page, "not my password")
+    expect(card.get_by_role("alert")).to_have_text("Your password is not right.")
+    expect(page.locator("#mfa-start-password")).to_be_focused()
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_hidden()
+    start_setup(page, user.password)
     expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    expect(page.locator("#mfa-start-password")).to_have_value("")
     drawn = read_qr(page)
     assert drawn.modules == reference_modules(drawn.text, drawn.level, drawn.mask, drawn.version)
     uri = urlsplit(drawn.text)
@@ -215,6 +230,7 @@ def test_enrol_with_the_qr_code_see_recovery_codes_once_and_log_in_with_a_code(
     expect(card.locator("#mfa-status")).to_have_text("On")
     expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_hidden()
     shot(page, screenshots, "13-security-recovery-codes")
+    assert call(local_api, "GET", "/user", elsewhere).status_code == 401  # other sessions end
 
     open_from_menu(page, "API Keys")
     open_security(page)
@@ -274,7 +290,7 @@ def test_log_in_with_a_recovery_code_then_turn_two_step_verification_off(
     form.get_by_label("Authentication code").fill(next_code(secret))
     form.get_by_role("button", name="Turn off").click()
     expect(card.locator("#mfa-status")).to_have_text("Off")
-    expect(card.get_by_role("button", name="Set up two-step verification")).to_be_focused()
+    expect(page.locator("#mfa-start-form").get_by_label("Password")).to_be_focused()
     expect(page.locator("#announcer")).to_have_text("Two-step verification is off")
     assert call(local_api, "POST", "/auth/login", json=credentials(user)).status_code == 200
 

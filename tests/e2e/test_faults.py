@@ -125,7 +125,8 @@ class Stack:
                 "current_password": PASSWORD,
                 "new_password": "changed during the outage",
             },
-            ("POST", "/user/mfa/totp/confirm"): {"code": "123456"},
+            ("POST", "/user/mfa/totp"): {"password": PASSWORD},
+            ("POST", "/user/mfa/totp/confirm"): {"code": "123456", "password": PASSWORD},
             ("DELETE", "/user/mfa"): {"password": PASSWORD, "code": "123456"},
         }
         return bodies.get((route.method, route.path))

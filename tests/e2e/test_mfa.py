@@ -60,11 +60,13 @@ class Enrolled:
 
 @pytest.fixture
 def enrolled(api, user, token, step_clock) -> Enrolled:
-    started = api.post("/user/mfa/totp", token=token)
+    started = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD})
     assert started.status_code == 200, started.text
     secret = started.json()["secret"]
     confirmed = api.post(
-        "/user/mfa/totp/confirm", token=token, json={"code": pyotp.TOTP(secret).at(step_clock.at)}
+        "/user/mfa/totp/confirm",
+        token=token,
+        json={"code": pyotp.TOTP(secret).at(step_clock.at), "password": PASSWORD},
     )
     assert confirmed.status_code == 200, confirmed.text
     return Enrolled(user, token, secret, confirmed.json()["recovery_codes"], step_clock)
@@ -85,7 +87,7 @@ def audit_actions(account_id: str) -> list[tuple[str, str]]:
 def test_enrolment_gives_an_rfc_6238_secret_and_uri_pending_until_confirmed(
     api, user, token, step_clock
 ):
-    response = api.post("/user/mfa/totp", token=token)
+    response = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD})
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"secret", "otpauth_uri"}
@@ -105,34 +107,42 @@ def test_confirming_turns_mfa_on_and_gives_ten_single_use_recovery_codes(api, en
 
 
 def test_a_wrong_confirmation_code_is_a_validation_error(api, token, step_clock):
-    secret = api.post("/user/mfa/totp", token=token).json()["secret"]
+    secret = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
     wrong = f"{(int(pyotp.TOTP(secret).at(step_clock.at)) + 1) % 1_000_000:06d}"
-    response = api.post("/user/mfa/totp/confirm", token=token, json={"code": wrong})
+    response = api.post(
+        "/user/mfa/totp/confirm", token=token, json={"code": wrong, "password": PASSWORD}
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "code"
     assert api.get("/user", token=token).json()["mfa"] is False
 
 
 def test_a_restarted_enrolment_replaces_the_pending_secret(api, token, step_clock):
-    first = api.post("/user/mfa/totp", token=token).json()["secret"]
-    second = api.post("/user/mfa/totp", token=token).json()["secret"]
+    first = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
+    second = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
     assert first != second
     stale = api.post(
-        "/user/mfa/totp/confirm", token=token, json={"code": pyotp.TOTP(first).at(step_clock.at)}
+        "/user/mfa/totp/confirm",
+        token=token,
+        json={"code": pyotp.TOTP(first).at(step_clock.at), "password": PASSWORD},
     )
     assert stale.status_code == 400
     fresh = api.post(
-        "/user/mfa/totp/confirm", token=token, json={"code": pyotp.TOTP(second).at(step_clock.at)}
+        "/user/mfa/totp/confirm",
+        token=token,
+        json={"code": pyotp.TOTP(second).at(step_clock.at), "password": PASSWORD},
     )
     assert fresh.status_code == 200
 
 
 def test_enrolling_twice_and_confirming_nothing_are_conflicts(api, enrolled, token):
-    again = api.post("/user/mfa/totp", token=enrolled.token)
+    again = api.post("/user/mfa/totp", token=enrolled.token, json={"password": PASSWORD})
     assert again.status_code == 409 and error_code(again) == "conflict"
     other = make_user()
     other_token = api.login(other)["access_token"]
-    nothing = api.post("/user/mfa/totp/confirm", token=other_token, json={"code": "123456"})
+    nothing = api.post(
+        "/user/mfa/totp/confirm", token=other_token, json={"code": "123456", "password": PASSWORD}
+    )
     assert nothing.status_code == 409 and error_code(nothing) == "conflict"
 
 
@@ -151,6 +161,154 @@ def test_the_secret_is_not_in_the_table(api, enrolled, gatekey_env):
     for code in enrolled.recovery_codes:
         assert code not in dump and code.replace("-", "") not in dump
     assert len(item["recovery_codes"]["M"]) == 10
+
+
+# -- changes need the password (contract 8b) ------------------------------------------
+
+
+def test_a_stolen_session_cannot_turn_totp_on_without_the_password(api, user, token, step_clock):
+    for body in (None, {}):
+        missing = api.post("/user/mfa/totp", token=token, json=body)
+        assert missing.status_code == 400, missing.text
+        assert missing.json()["type"] == "validation_error"
+        assert missing.json()["errors"][0]["attr"] == "password"
+    wrong = api.post("/user/mfa/totp", token=token, json={"password": "not the password"})
+    assert wrong.status_code == 401 and error_code(wrong) == "invalid_credentials"
+    assert "secret" not in wrong.text
+
+    secret = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
+    code = pyotp.TOTP(secret).at(step_clock.at)
+    missing = api.post("/user/mfa/totp/confirm", token=token, json={"code": code})
+    assert missing.status_code == 400
+    assert missing.json()["errors"][0]["attr"] == "password"
+    wrong = api.post(
+        "/user/mfa/totp/confirm", token=token, json={"code": code, "password": "not it"}
+    )
+    assert wrong.status_code == 401 and error_code(wrong) == "invalid_credentials"
+    assert api.get("/user", token=token).json()["mfa"] is False
+    assert login(api, user).status_code == 200  # the owner still logs in with the password
+    assert ("mfa.enrolled", "failure") in audit_actions(user.account_id)
+
+
+def test_wrong_passwords_of_mfa_set_up_count_toward_the_lockout(api, user, token, step_clock):
+    secret = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
+    code = pyotp.TOTP(secret).at(step_clock.at)
+    for attempt in range(5):
+        if attempt % 2:
+            body = {"code": code, "password": f"wrong guess {attempt}"}
+            response = api.post("/user/mfa/totp/confirm", token=token, json=body)
+        else:
+            body = {"password": f"wrong guess {attempt}"}
+            response = api.post("/user/mfa/totp", token=token, json=body)
+        assert response.status_code == 401 and error_code(response) == "invalid_credentials"
+    locked = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD})
+    assert locked.status_code == 429 and error_code(locked) == "throttled"
+    assert error_code(login(api, user)) == "throttled"
+    assert api.get("/user", token=token).json()["mfa"] is False
+
+
+def test_turning_mfa_on_ends_every_other_session_of_the_user(api, user, token, step_clock):
+    others = [api.login(user) for _ in range(2)]
+    for other in others:
+        assert api.get("/user", token=other["access_token"]).status_code == 200
+    secret = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
+    confirmed = api.post(
+        "/user/mfa/totp/confirm",
+        token=token,
+        json={"code": pyotp.TOTP(secret).at(step_clock.at), "password": PASSWORD},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    for other in others:
+        assert api.get("/user", token=other["access_token"]).status_code == 401
+        refreshed = api.get("/auth/refresh-token", token=other["refresh_token"])
+        assert refreshed.status_code == 401
+    assert api.get("/user", token=token).json()["mfa"] is True  # the caller's goes on
+
+
+# -- an admin clears a member's MFA (lost device) ----------------------------------------
+
+
+def mfa_path(user) -> str:
+    return f"/account/users/{user.user_id}/mfa"
+
+
+def test_an_admin_clears_a_members_mfa_and_ends_their_sessions(api, enrolled):
+    member = enrolled.user
+    admin = make_user(admin=True, account_id=member.account_id)
+    admin_token = api.login(admin)["access_token"]
+    second = login(api, member, totp=enrolled.code())
+    assert second.status_code == 200, second.text
+    member_tokens = [enrolled.token, second.json()["access_token"]]
+
+    response = api.delete(mfa_path(member), token=admin_token)
+    assert response.status_code == 204, response.text
+    assert response.text == ""
+    for member_token in member_tokens:
+        assert api.get("/user", token=member_token).status_code == 401
+    fresh = login(api, member)  # the password alone again, then set up anew
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["user"]["mfa"] is False
+    listed = api.get("/account/users", token=admin_token).json()["users"]
+    assert [u["mfa"] for u in listed if u["id"] == member.user_id] == [False]
+
+    events, _ = get_store().list_audit_events(member.account_id, limit=100)
+    reset = [event for event in events if event["action"] == "mfa.reset_by_admin"]
+    assert len(reset) == 1
+    assert reset[0]["outcome"] == "success"
+    assert reset[0]["actor"]["user_id"] == admin.user_id
+    assert reset[0]["actor"]["token_type"] == "session"
+    assert reset[0]["target"] == {"type": "user", "id": member.user_id}
+
+    again = api.delete(mfa_path(member), token=admin_token)
+    assert again.status_code == 409 and error_code(again) == "conflict"
+
+
+def test_only_an_admins_session_of_the_account_may_clear_mfa(api, enrolled):
+    member = enrolled.user
+    admin = make_user(admin=True, account_id=member.account_id)
+    admin_token = api.login(admin)["access_token"]
+    key = api.post(
+        "/user/keys",
+        token=admin_token,
+        json={"handle": f"u-{uuid.uuid4().hex[:8]}", "scopes": ["*", "gatekey:users"]},
+    )
+    assert key.status_code == 201, key.text
+    signing = api.post(
+        "/user/keys",
+        token=admin_token,
+        json={"handle": f"j-{uuid.uuid4().hex[:8]}", "type": "jwt", "scopes": ["gatekey:users"]},
+    ).json()
+    signed = jwt.encode(
+        {"exp": int(time.time()) + 300},
+        signing["secret"],
+        algorithm="HS256",
+        headers={"kid": signing["kid"]},
+    )
+    colleague = make_user(account_id=member.account_id)
+    refused = {
+        "API key with gatekey:users": {"Authorization": f"Bearer {key.json()['token']}"},
+        "client JWT with gatekey:users": {"Authorization": signed},
+        "a member's session": {"Authorization": f"Bearer {api.login(colleague)['access_token']}"},
+        "the member's own session": {"Authorization": f"Bearer {enrolled.token}"},
+    }
+    for name, headers in refused.items():
+        response = api.delete(mfa_path(member), headers=headers)
+        assert response.status_code == 403, (name, response.text)
+        assert error_code(response) == "permission_denied", name
+    own = api.delete(mfa_path(admin), token=admin_token)  # own MFA: password and code
+    assert own.status_code == 403 and error_code(own) == "permission_denied"
+
+    stranger = make_user(admin=True)  # an admin of another account
+    stranger_token = api.login(stranger)["access_token"]
+    assert api.delete(mfa_path(member), token=stranger_token).status_code == 404
+    for bad_id in ("not-a-user", "x" * 1100, str(uuid.uuid4())):
+        response = api.delete(f"/account/users/{bad_id}/mfa", token=admin_token)
+        assert response.status_code == 404, (bad_id, response.status_code)
+        assert error_code(response) == "not_found"
+
+    assert api.get("/user", token=enrolled.token).json()["mfa"] is True
+    actions = audit_actions(member.account_id)
+    assert not any(action == "mfa.reset_by_admin" for action, _ in actions)
 
 
 # -- login with MFA on -----------------------------------------------------------------
@@ -185,9 +343,14 @@ def test_login_with_a_totp_code_and_the_code_works_once(api, enrolled):
 
 
 def test_the_confirmation_code_cannot_log_in(api, user, token, step_clock):
-    secret = api.post("/user/mfa/totp", token=token).json()["secret"]
+    secret = api.post("/user/mfa/totp", token=token, json={"password": PASSWORD}).json()["secret"]
     code = pyotp.TOTP(secret).at(step_clock.at)
-    assert api.post("/user/mfa/totp/confirm", token=token, json={"code": code}).status_code == 200
+    assert (
+        api.post(
+            "/user/mfa/totp/confirm", token=token, json={"code": code, "password": PASSWORD}
+        ).status_code
+        == 200
+    )
     assert error_code(login(api, user, totp=code)) == "invalid_credentials"
 
 
@@ -290,7 +453,9 @@ def test_a_recovery_code_can_turn_mfa_off(api, enrolled):
     )
     assert response.status_code == 204
     # a new enrolment has a new secret: the old app's codes no longer work
-    secret = api.post("/user/mfa/totp", token=enrolled.token).json()["secret"]
+    secret = api.post("/user/mfa/totp", token=enrolled.token, json={"password": PASSWORD}).json()[
+        "secret"
+    ]
     assert secret != enrolled.app.secret
 
 
@@ -301,7 +466,7 @@ def test_a_recovery_code_can_turn_mfa_off(api, enrolled):
     ("method", "path", "body"),
     [
         ("POST", "/user/mfa/totp", None),
-        ("POST", "/user/mfa/totp/confirm", {"code": "123456"}),
+        ("POST", "/user/mfa/totp/confirm", {"code": "123456", "password": PASSWORD}),
         ("DELETE", "/user/mfa", {"password": PASSWORD, "code": "123456"}),
         ("POST", "/user/password", {"current_password": PASSWORD, "new_password": "x" * 12}),
     ],

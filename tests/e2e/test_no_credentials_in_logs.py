@@ -226,10 +226,16 @@ def test_no_secret_reaches_logs_error_bodies_or_the_table(
 
     # Two-step verification and a password change, by the admin: the TOTP secret, the
     # recovery codes (checked below: shorter than a prefix) and the passwords.
-    enrolment = call("POST", "/user/mfa/totp", 200, token=admin_access).json()
+    call("POST", "/user/mfa/totp", 401, token=admin_access, json={"password": "not it"})
+    reauth = {"password": admin_password}
+    enrolment = call("POST", "/user/mfa/totp", 200, token=admin_access, json=reauth).json()
     app = pyotp.TOTP(found.add("TOTP secret", enrolment["secret"]))
     recovery_codes = call(
-        "POST", "/user/mfa/totp/confirm", 200, token=admin_access, json={"code": app.now()}
+        "POST",
+        "/user/mfa/totp/confirm",
+        200,
+        token=admin_access,
+        json={"code": app.now(), **reauth},
     ).json()["recovery_codes"]
     admin_login = {"email": admin_email, "password": admin_password}
     call("POST", "/auth/login", 401, json=admin_login)  # mfa_required

@@ -309,12 +309,17 @@ def test_passwords_reset_and_mfa(client, step_clock):
     fresh = client.post(
         "/auth/login", json={"email": user.email, "password": "yet another good secret"}
     ).json()["access_token"]
-    secret = client.post("/user/mfa/totp", token=fresh).json()["secret"]
+    password = {"password": "yet another good secret"}
+    secret = client.post("/user/mfa/totp", token=fresh, json=password).json()["secret"]
     app = pyotp.TOTP(secret)
+    other = client.post(
+        "/auth/login", json={"email": user.email, **password}, headers={"User-Agent": OTHER_AGENT}
+    ).json()["access_token"]  # a session for the confirmation to end
     enrolled = client.post(
-        "/user/mfa/totp/confirm", token=fresh, json={"code": app.at(step_clock.at)}
+        "/user/mfa/totp/confirm", token=fresh, json={"code": app.at(step_clock.at), **password}
     )
     assert enrolled.status_code == 200, enrolled.text
+    assert client.get("/user", headers=bearer(other)).status_code == 401
     step_clock.advance()
     off = client.delete(
         "/user/mfa",
@@ -322,6 +327,25 @@ def test_passwords_reset_and_mfa(client, step_clock):
         json={"password": "yet another good secret", "code": app.at(step_clock.at)},
     )
     assert off.status_code == 204, off.text
+
+
+def test_admin_mfa_reset(client, step_clock):
+    import pyotp
+
+    admin = make_user(admin=True)
+    admin_token = login(client, admin)["access_token"]
+    member = make_user(account_id=admin.account_id)
+    member_token = login(client, member)["access_token"]
+    password = {"password": member.password}
+    secret = client.post("/user/mfa/totp", token=member_token, json=password).json()["secret"]
+    code = pyotp.TOTP(secret).at(step_clock.at)
+    enrolled = client.post(
+        "/user/mfa/totp/confirm", token=member_token, json={"code": code, **password}
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    reset = client.delete(f"/account/users/{member.user_id}/mfa", token=admin_token)
+    assert reset.status_code == 204, reset.text  # the user, its sessions and the event
+    assert client.get("/user", token=member_token).status_code == 401
 
 
 def test_every_route_of_the_template_was_requested(request):

@@ -83,6 +83,7 @@ BODY_ROUTES = [
     ("login", "POST", "/auth/password-reset", "/auth/password-reset", {}),
     ("login", "POST", "/auth/password-reset/confirm", "/auth/password-reset/confirm", {}),
     ("security", "POST", "/user/password", "/user/password", {}),
+    ("security", "POST", "/user/mfa/totp", "/user/mfa/totp", {}),
     ("security", "POST", "/user/mfa/totp/confirm", "/user/mfa/totp/confirm", {}),
     ("security", "DELETE", "/user/mfa", "/user/mfa", {}),
     ("users", "POST", "/account/users", "/account/users", {}),

@@ -43,6 +43,7 @@ LOGIN_FAILURE = "login.failure"
 LOGIN_THROTTLED = "login.throttled"
 MFA_ENROLLED = "mfa.enrolled"
 MFA_DISABLED = "mfa.disabled"
+MFA_RESET_BY_ADMIN = "mfa.reset_by_admin"
 PASSWORD_CHANGED = "password.changed"
 PASSWORD_RESET_REQUESTED = "password.reset_requested"
 PASSWORD_RESET = "password.reset"
@@ -65,6 +66,7 @@ ACTIONS: tuple[str, ...] = (
     LOGIN_THROTTLED,
     MFA_ENROLLED,
     MFA_DISABLED,
+    MFA_RESET_BY_ADMIN,
     PASSWORD_CHANGED,
     PASSWORD_RESET_REQUESTED,
     PASSWORD_RESET,

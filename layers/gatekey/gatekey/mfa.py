@@ -9,6 +9,11 @@ HMAC-SHA256 digests under another keyring-derived key.
 A code works once: the user item remembers the last time step used and a conditional
 update refuses any step that is not later (`Store.use_totp_step`), also when two
 requests race. Recovery codes are removed by a conditional update on their digest.
+
+Every change needs the password, checked as a login attempt (it counts toward the
+lockout), so a stolen session cannot lock its owner out by turning MFA on; turning it
+on ends the user's other sessions. An admin may clear a member's MFA (lost device),
+which ends all of that member's sessions.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import hashlib
 import hmac
 import re
 import secrets
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pyotp
 
 from gatekey import audit, clock
-from gatekey.errors import Conflict, PermissionDenied, ValidationFailed
+from gatekey.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gatekey.keyring import Keyring
 from gatekey.principal import SESSION, Principal
 from gatekey.records import User
@@ -129,16 +135,42 @@ def _require_session(principal: Principal) -> None:
         raise PermissionDenied("Only a login session may change two-step verification.")
 
 
+def require_session(principal: Principal) -> None:
+    """For handlers, before they read a body: a key or JWT gets 403 whatever it sends."""
+    _require_session(principal)
+
+
+def _require_admin_session(principal: Principal) -> None:
+    """Clearing someone's MFA is admin power, which comes only from an admin's login
+    session: no API key, client JWT or bot token, whatever its scopes."""
+    if principal.token_type != SESSION or principal.role != "admin" or principal.is_bot:
+        raise PermissionDenied(
+            "Only an account admin's login session may reset two-step verification."
+        )
+
+
+def _is_uuid(value: str) -> bool:
+    """User ids are UUIDs; anything else (say, 2 KB of path) is not looked up."""
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
 class MfaService:
     def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
         self.store = store
         self.keyring = keyring
         self.settings = settings
 
-    def enrol(self, principal: Principal) -> dict[str, Any]:
-        """Starts (or restarts) an enrolment: the secret is shown now and never again."""
+    def enrol(
+        self, principal: Principal, password: str, meta: RequestMeta | None = None
+    ) -> dict[str, Any]:
+        """Starts (or restarts) an enrolment, with the password: the secret is shown now
+        and never again."""
         _require_session(principal)
         user = get_user(self.store, principal.user_id)
+        self._verify_password(principal, user, password, meta)
         nonce = secrets.token_urlsafe(16)
         kid = self.keyring.current_kid
         self.store.set_totp_pending(user.user_id, nonce=nonce, kid=kid, at=clock.now())
@@ -149,12 +181,18 @@ class MfaService:
         return {"secret": secret, "otpauth_uri": uri}
 
     def confirm(
-        self, principal: Principal, code: str, meta: RequestMeta | None = None
+        self,
+        principal: Principal,
+        code: str,
+        password: str,
+        meta: RequestMeta | None = None,
     ) -> dict[str, Any]:
-        """Turns MFA on once a code of the pending secret proves the app has it; returns
-        the recovery codes, shown this once."""
+        """Turns MFA on, with the password, once a code of the pending secret proves the
+        app has it, and ends the user's other sessions; returns the recovery codes,
+        shown this once."""
         _require_session(principal)
         user = get_user(self.store, principal.user_id)
+        self._verify_password(principal, user, password, meta)
         nonce, kid = user.totp_pending_nonce, user.totp_pending_kid
         if is_enabled(user) or not nonce or not kid:
             raise Conflict("There is no pending enrolment: start with POST /user/mfa/totp.")
@@ -175,6 +213,7 @@ class MfaService:
                 hash_recovery_code(self.keyring, recovery_kid, user.user_id, c): 1 for c in codes
             },
             recovery_kid=recovery_kid,
+            keep_session_id=principal.session_id,
             audit=audit.user_event(
                 user,
                 audit.MFA_ENROLLED,
@@ -184,6 +223,52 @@ class MfaService:
             ),
         )
         return {"recovery_codes": codes}
+
+    def _verify_password(
+        self, principal: Principal, user: User, password: str, meta: RequestMeta | None
+    ) -> None:
+        """The password of an enrolment step, as a login attempt; a wrong one is recorded
+        as a failed `mfa.enrolled`."""
+        from gatekey.sessions import SessionService  # sessions imports this module
+
+        failure = audit.user_event(
+            user,
+            audit.MFA_ENROLLED,
+            actor=principal,
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
+            outcome=audit.FAILURE,
+        )
+        sessions = SessionService(self.store, self.keyring, self.settings)
+        sessions.verify_password(user, password, failure_event=failure)
+
+    def reset_by_admin(
+        self, admin: Principal, user_id: str, meta: RequestMeta | None = None
+    ) -> None:
+        """Clears the MFA of a user of the admin's account who lost their device, and ends
+        all their sessions. Not the admin's own: that is `DELETE /user/mfa`, with the
+        password and a code, so a stolen admin session cannot skip them."""
+        _require_admin_session(admin)
+        user = self.store.get_user(user_id) if _is_uuid(user_id) else None
+        if user is None or user.account_id != admin.account_id:
+            raise NotFound()
+        if user.user_id == admin.user_id:
+            raise PermissionDenied(
+                "Turn off your own two-step verification with your password and a code."
+            )
+        if not is_enabled(user) or not user.totp_nonce:
+            raise Conflict("Two-step verification is not on.")
+        self.store.reset_totp(
+            user.user_id,
+            nonce=user.totp_nonce,
+            audit=audit.user_event(
+                user,
+                audit.MFA_RESET_BY_ADMIN,
+                actor=admin,
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            ),
+        )
 
     def disable(
         self, principal: Principal, password: str, code: str, meta: RequestMeta | None = None

@@ -181,10 +181,19 @@ class ChangePasswordRequest(BaseModel):
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
+class TotpEnrolRequest(BaseModel):
+    """`POST /user/mfa/totp`: the password again, so a stolen session cannot do it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
 class TotpConfirmRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=16)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
 class DisableMfaRequest(BaseModel):
