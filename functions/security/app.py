@@ -17,13 +17,14 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.mfa import get_mfa_service, require_session
+from gatekey.mfa import get_mfa_service
 from gatekey.models import (
     ChangePasswordRequest,
     DisableMfaRequest,
     TotpConfirmRequest,
     TotpEnrolRequest,
 )
+from gatekey.policy import Action
 from gatekey.reset import get_password_service
 
 app = create_app()
@@ -31,7 +32,7 @@ app = create_app()
 
 @app.post("/user/password")
 def change_password() -> Response[str]:
-    principal = current_principal(app)
+    principal = current_principal(app, Action.CHANGE_OWN_SECURITY)
     body = parse_body(app, ChangePasswordRequest)
     result = get_password_service().change(
         principal, body.current_password, body.new_password, meta=request_meta(app)
@@ -41,16 +42,14 @@ def change_password() -> Response[str]:
 
 @app.post("/user/mfa/totp")
 def enrol_totp() -> Response[str]:
-    principal = current_principal(app)
-    require_session(principal)
+    principal = current_principal(app, Action.CHANGE_OWN_SECURITY)
     body = parse_body(app, TotpEnrolRequest)
     return json_response(200, get_mfa_service().enrol(principal, body.password, request_meta(app)))
 
 
 @app.post("/user/mfa/totp/confirm")
 def confirm_totp() -> Response[str]:
-    principal = current_principal(app)
-    require_session(principal)
+    principal = current_principal(app, Action.CHANGE_OWN_SECURITY)
     body = parse_body(app, TotpConfirmRequest)
     result = get_mfa_service().confirm(principal, body.code, body.password, request_meta(app))
     return json_response(200, result)
@@ -58,7 +57,7 @@ def confirm_totp() -> Response[str]:
 
 @app.delete("/user/mfa")
 def disable_mfa() -> Response[str]:
-    principal = current_principal(app)
+    principal = current_principal(app, Action.CHANGE_OWN_SECURITY)
     body = parse_body(app, DisableMfaRequest)
     get_mfa_service().disable(principal, body.password, body.code, request_meta(app))
     return empty_response(204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey import reset, scopes
+from gatekey import reset
 from gatekey.api import (
     create_app,
     current_principal,
@@ -16,6 +16,7 @@ from gatekey.api import (
 )
 from gatekey.mfa import get_mfa_service
 from gatekey.models import CreateUserRequest, UpdateUserRequest
+from gatekey.policy import Action
 from gatekey.user_admin import get_user_admin_service
 
 app = create_app()
@@ -24,13 +25,13 @@ app = create_app()
 @app.get("/account/users")
 def list_users() -> Response[str]:
     return json_response(
-        200, get_user_admin_service().list_users(current_principal(app, scopes.USERS))
+        200, get_user_admin_service().list_users(current_principal(app, Action.MANAGE_USERS))
     )
 
 
 @app.post("/account/users")
 def create_user() -> Response[str]:
-    admin = current_principal(app, scopes.USERS)
+    admin = current_principal(app, Action.MANAGE_USERS)
     body = parse_body(app, CreateUserRequest)
     result = get_user_admin_service().create(
         admin,
@@ -45,7 +46,7 @@ def create_user() -> Response[str]:
 
 @app.patch("/account/users/<user_id>")
 def update_user(user_id: str) -> Response[str]:
-    admin = current_principal(app, scopes.USERS)
+    admin = current_principal(app, Action.MANAGE_USERS)
     body = parse_body(app, UpdateUserRequest)
     result = get_user_admin_service().update(
         admin, user_id, role=body.role, disabled=body.disabled, meta=request_meta(app)
@@ -55,7 +56,7 @@ def update_user(user_id: str) -> Response[str]:
 
 @app.delete("/account/users/<user_id>")
 def delete_user(user_id: str) -> Response[str]:
-    admin = current_principal(app, scopes.USERS)
+    admin = current_principal(app, Action.MANAGE_USERS)
     get_user_admin_service().delete(admin, user_id, request_meta(app))
     return empty_response(204)
 
@@ -63,13 +64,15 @@ def delete_user(user_id: str) -> Response[str]:
 @app.delete("/account/users/<user_id>/mfa")
 def reset_user_mfa(user_id: str) -> Response[str]:
     """A member lost their device: an admin's session clears their MFA."""
-    get_mfa_service().reset_by_admin(current_principal(app), user_id, request_meta(app))
+    get_mfa_service().reset_by_admin(
+        current_principal(app, Action.RESET_MEMBER_MFA), user_id, request_meta(app)
+    )
     return empty_response(204)
 
 
 @app.get("/account/audit")
 def audit_log() -> Response[str]:
-    admin = current_principal(app, scopes.USERS)
+    admin = current_principal(app, Action.READ_AUDIT)
     query = app.current_event.query_string_parameters or {}
     result = get_user_admin_service().audit_log(
         admin,

@@ -289,7 +289,7 @@ def test_bots_with_an_email_get_no_reset_message(api):
 
 def test_disabled_users_get_no_reset_message(api, user):
     store = get_store()
-    store.update_credentials(store.get_user(user.user_id), {"disabled": True})
+    store.change_user(store.get_user(user.user_id), {"disabled": True})
     assert api.post("/auth/password-reset", json={"email": user.email}).status_code == 202
     assert messages_to(user.email) == []
 

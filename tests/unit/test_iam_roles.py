@@ -43,6 +43,8 @@ ITEM_ACTIONS = (
 @pytest.fixture(scope="module")
 def roles() -> dict[str, FunctionRole]:
     return function_roles(load_template(TEMPLATE))
+
+
 STACK_PARAMETERS = "arn:aws:ssm:us-east-1:123456789012:parameter/gatekey-local"
 
 

@@ -142,3 +142,11 @@ def test_the_documented_permission_table_is_the_policy():
         for action, rule in RULES.items()
     }
     assert documented_rules() == expected
+
+
+def test_an_admin_resets_only_someone_elses_mfa():
+    admin = caller(SESSION, role="admin")
+    other = Request(target=user())
+    assert refusal(admin, Action.RESET_MEMBER_MFA, other) is None
+    own = Request(target=User(user_id="u", account_id="a", role="admin", created_at=0))
+    assert isinstance(refusal(admin, Action.RESET_MEMBER_MFA, own), PermissionDenied)

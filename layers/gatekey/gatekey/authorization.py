@@ -306,6 +306,7 @@ class Authorizer:
             key_handle=key.handle,
             token_id=token_id,
             scopes=key.scopes or scopes.DEFAULT_SCOPES,
+            key_id=key.key_id,
         )
 
 

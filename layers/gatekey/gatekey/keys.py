@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
 from typing import Any
 
@@ -11,7 +13,7 @@ from gatekey.keyring import Keyring
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
-from gatekey.store import Item, Store
+from gatekey.store import Item, Store, item_keys
 
 __all__ = ["JWT", "TOKEN", "KeyService", "key_scopes", "key_view", "new_key", "resolve_expiry"]
 DAY = 86_400
@@ -134,9 +136,13 @@ class KeyService:
                 key_scopes=key_scopes,
             )
             try:
-                return key_view(self.store.create_key(key, owner=user, audit=event), self.keyring)
-            except OwnerChanged:
-                continue  # demoted, disabled or deleted meanwhile: decide on a fresh read
+                created = self.store.create_key(
+                    key, owner=user, creator=_credential_item(owner), audit=event
+                )
+                return key_view(created, self.keyring)
+            except OwnerChanged:  # changed meanwhile: decide again on a fresh read, once
+                time.sleep(random.uniform(0.02, 0.1))  # noqa: S311 - the change is syncing
+                continue
         raise Conflict()
 
     def list(self, owner: Principal) -> dict[str, Any]:
@@ -213,6 +219,16 @@ def _key_event(owner: Principal, action: str, handle: str, meta: audit.RequestMe
     return audit.new_event(
         owner.account_id, action, actor=owner, target=(audit.TARGET_KEY, handle), meta=meta
     )
+
+
+def _credential_item(caller: Principal) -> item_keys.ItemKey | None:
+    """The item of the caller's own credential: its session, or the key behind its API key
+    or client JWT."""
+    if caller.session_id is not None:
+        return item_keys.session(caller.session_id)
+    if caller.key_id is not None:
+        return item_keys.api_key(caller.key_id)
+    return None
 
 
 def _grant(requested: tuple[str, ...], expires_at: int | None) -> policy.Request:

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyotp
 
-from gatekey import audit, clock
-from gatekey.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from gatekey import audit, clock, policy
+from gatekey.errors import Conflict, NotFound, ValidationFailed
 from gatekey.keyring import Keyring
-from gatekey.principal import SESSION, Principal
+from gatekey.policy import Action
+from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.settings import Settings
 from gatekey.store import Store
@@ -128,27 +129,6 @@ def check_second_factor(
     return False
 
 
-def _require_session(principal: Principal) -> None:
-    """Two-step settings belong to the person: an API key or a client JWT may not change
-    them, whatever its scopes."""
-    if principal.token_type != SESSION:
-        raise PermissionDenied("Only a login session may change two-step verification.")
-
-
-def require_session(principal: Principal) -> None:
-    """For handlers, before they read a body: a key or JWT gets 403 whatever it sends."""
-    _require_session(principal)
-
-
-def _require_admin_session(principal: Principal) -> None:
-    """Clearing someone's MFA is admin power, which comes only from an admin's login
-    session: no API key, client JWT or bot token, whatever its scopes."""
-    if principal.token_type != SESSION or principal.role != "admin" or principal.is_bot:
-        raise PermissionDenied(
-            "Only an account admin's login session may reset two-step verification."
-        )
-
-
 def _is_uuid(value: str) -> bool:
     """User ids are UUIDs; anything else (say, 2 KB of path) is not looked up."""
     try:
@@ -168,7 +148,7 @@ class MfaService:
     ) -> dict[str, Any]:
         """Starts (or restarts) an enrolment, with the password: the secret is shown now
         and never again."""
-        _require_session(principal)
+        policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
         self._verify_password(principal, user, password, meta)
         nonce = secrets.token_urlsafe(16)
@@ -190,7 +170,7 @@ class MfaService:
         """Turns MFA on, with the password, once a code of the pending secret proves the
         app has it, and ends the user's other sessions; returns the recovery codes,
         shown this once."""
-        _require_session(principal)
+        policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
         self._verify_password(principal, user, password, meta)
         nonce, kid = user.totp_pending_nonce, user.totp_pending_kid
@@ -248,14 +228,11 @@ class MfaService:
         """Clears the MFA of a user of the admin's account who lost their device, and ends
         all their sessions. Not the admin's own: that is `DELETE /user/mfa`, with the
         password and a code, so a stolen admin session cannot skip them."""
-        _require_admin_session(admin)
+        policy.check(admin, Action.RESET_MEMBER_MFA)
         user = self.store.get_user(user_id) if _is_uuid(user_id) else None
         if user is None or user.account_id != admin.account_id:
             raise NotFound()
-        if user.user_id == admin.user_id:
-            raise PermissionDenied(
-                "Turn off your own two-step verification with your password and a code."
-            )
+        policy.check(admin, Action.RESET_MEMBER_MFA, policy.Request(target=user))
         if not is_enabled(user) or not user.totp_nonce:
             raise Conflict("Two-step verification is not on.")
         self.store.reset_totp(
@@ -277,7 +254,7 @@ class MfaService:
         a wrong one is a failed login attempt (it counts toward the lockout)."""
         from gatekey.sessions import SessionService  # sessions imports this module
 
-        _require_session(principal)
+        policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
         if not is_enabled(user):
             raise Conflict("Two-step verification is not on.")

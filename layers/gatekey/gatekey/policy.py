@@ -97,6 +97,11 @@ def decide(
         return PermissionDenied("Only account admins may do this.")
     if request is None:
         return None
+    own = request.target is not None and request.target.user_id == principal.user_id
+    if action == Action.RESET_MEMBER_MFA and own:  # a stolen session must not skip DELETE /user/mfa
+        return PermissionDenied(
+            "Turn off your own two-step verification with your password and a code."
+        )
     if request.grants:
         refusal = _refuse_escalation(principal, request.grant_scopes, request.grant_expires_at)
         if refusal is not None:

@@ -28,6 +28,7 @@ class Principal:
     session_id: str | None = None
     token_id: str | None = None
     scopes: tuple[str, ...] = ()
+    key_id: str | None = None  # the key item behind an API key or a client JWT
 
     def __post_init__(self) -> None:
         if self.token_type == SESSION:  # a logged-in person holds every scope, by name
@@ -67,5 +68,6 @@ class Principal:
             key_handle=text("key_handle"),
             session_id=text("session_id"),
             token_id=text("token_id"),
+            key_id=text("key_id"),
             scopes=scope_rules.parse(text("scopes")),
         )

@@ -28,19 +28,19 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from gatekey import audit, clock, mail
+from gatekey import audit, clock, mail, policy
 from gatekey.audit import Actor, RequestMeta
 from gatekey.errors import (
     ConfigurationError,
     Conflict,
     GatekeyError,
-    PermissionDenied,
     ServiceUnavailable,
     ValidationFailed,
 )
 from gatekey.keyring import Keyring
 from gatekey.passwords import check_password_rule, hash_password
-from gatekey.principal import SESSION, Principal
+from gatekey.policy import Action
+from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.settings import (
     ENV_CONSOLE_URL,
@@ -304,8 +304,7 @@ class PasswordService:
         (lockout), then every other session ends; API keys keep working."""
         from gatekey.sessions import SessionService
 
-        if principal.token_type != SESSION:
-            raise PermissionDenied("Only a login session may change the password.")
+        policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
 
         def event(outcome: str) -> Item:

@@ -39,11 +39,34 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
 
     # -- creating credentials: each conditions on its owner's credentials version --------
 
-    def create_key(self, key: Item, *, owner: User, audit: Item | None = None) -> Item:
+    def create_key(
+        self,
+        key: Item,
+        *,
+        owner: User,
+        creator: item_keys.ItemKey | None = None,
+        audit: Item | None = None,
+    ) -> Item:
         """A new key of `owner`, whose state the key copied: HandleTaken when the handle is
-        in use, OwnerChanged when the owner changed since it was read."""
+        in use, OwnerChanged when the owner changed since it was read.
+
+        `creator` is the owner's own credential that asks (a session or key item): it must
+        still exist at the owner's version, so a credential that a change has left behind
+        (a bot's old token, say, between the change's bump and its deletion) mints nothing.
+        """
         item, actions = self._key_actions(key)
-        codes = self._transact_audited([*actions, self.owner_unchanged_check(owner)], audit)
+        checks = [self.owner_unchanged_check(owner)]
+        if creator is not None:
+            checks.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": item_keys.wire(creator),
+                        **credentials_version_condition(owner.credentials_version),
+                    }
+                }
+            )
+        codes = self._transact_audited([*actions, *checks], audit)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise HandleTaken(attr="handle")
@@ -297,7 +320,9 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         actions.append(self._delete_action(lockout))
         if self._transact_audited(actions, audit):
             raise Conflict("The password changed meanwhile, or the link was already used.")
-        return self.end_sessions_below(user.user_id, version, keep_session_id=keep_session_id)
+        ended = self.end_sessions_below(user.user_id, version, keep_session_id=keep_session_id)
+        self.sync_credentials(User.from_item({**user.to_item(), CREDENTIALS_VERSION: version}))
+        return ended
 
     def end_sessions_below(
         self, user_id: str, version: int, *, keep_session_id: str | None = None
