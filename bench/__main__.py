@@ -176,7 +176,7 @@ def measure(endpoint: str) -> dict[str, Any]:
     agent = "bench/1.0"
     session_token = get_session_service().login(email, password, None, agent)["access_token"]
     owner = Principal(
-        user_id=user["user_id"],
+        user_id=user.user_id,
         account_id=account,
         email=email,
         role="member",
@@ -200,7 +200,7 @@ def measure(endpoint: str) -> dict[str, Any]:
     }
 
     # The floor reads an item of the same size class as the ones authorization reads.
-    key_item = store.get_key_by_handle(user["user_id"], "bench")
+    key_item = store.get_key_by_handle(user.user_id, "bench")
     assert key_item is not None
     key = item_keys.wire(item_keys.api_key(key_item["key_id"]))
 

@@ -152,6 +152,7 @@ def test_a_login_writes_the_session_last_login_and_its_event_together(store, use
             "max_expires_at": now + 3600,
             "ttl": now + 3600,
         },
+        owner=store.get_user(user.user_id),
         audit=event,
     )
     assert store.get_session(session["session_id"]) is not None

@@ -6,6 +6,7 @@ import string
 import time
 import uuid
 
+import jwt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -97,13 +98,16 @@ HANDLERS = {
 @pytest.fixture
 def admin_context(gatekey_env):
     from gatekey.keys import get_key_service
+    from gatekey.sessions import get_session_service
     from tests.helpers import reset_gatekey_caches
 
     reset_gatekey_caches()
     admin = make_user(admin=True)
-    principal = admin.principal(
+    login = get_session_service().login(admin.email, admin.password, None, USER_AGENT)
+    claims = jwt.decode(login["access_token"], options={"verify_signature": False})
+    principal = admin.principal(  # a real session: keys are created only by live credentials
         token_expires_at=int(time.time()) + 3600,
-        session_id=str(uuid.uuid4()),
+        session_id=claims["sid"],
         token_id="access:fuzz",
     )
     get_key_service().create(
