@@ -4,7 +4,7 @@ authorization, written to docs/cost.md so the table is regenerated, never typed.
 Inputs: template.yaml (the authorizer's MemorySize and architecture, the defaults of
 TouchIntervalSeconds and AuthorizerCacheSeconds), bench/results.json (CPU per warm
 authorization and the first authorization of a fresh process, measured by `make bench`
-on this machine), gatekey.keyring.REFRESH_SECONDS, and the prices and workload
+on this machine), gatekey.tokens.keyring.REFRESH_SECONDS, and the prices and workload
 assumptions below, each with where it comes from.
 """
 
@@ -94,7 +94,7 @@ class Inputs:
 
 
 def read_inputs() -> Inputs:
-    from gatekey.keyring import REFRESH_SECONDS
+    from gatekey.tokens.keyring import REFRESH_SECONDS
     from gatekey_local.cloudformation import load_yaml
 
     document = load_yaml(TEMPLATE)

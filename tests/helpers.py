@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import gatekey
-from gatekey import scopes, store, users
+from gatekey import scopes, store
+from gatekey.accounts import users
 from gatekey.principal import SESSION, Principal
 
 PASSWORD = "correct horse battery staple"

@@ -13,8 +13,8 @@ import logging
 import os
 from typing import Any
 
-from gatekey import authorizer_events, aws, metrics
-from gatekey.authorization import get_authorizer
+from gatekey import aws, metrics
+from gatekey.edges import authorizer_events
 from gatekey.errors import (
     ConfigurationError,
     InvalidToken,
@@ -24,6 +24,7 @@ from gatekey.errors import (
 )
 from gatekey.settings import get_settings
 from gatekey.store import get_lean_store
+from gatekey.tokens.authorization import get_authorizer
 
 logger = logging.getLogger("gatekey.authorizer")
 logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))

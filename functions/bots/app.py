@@ -5,7 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from gatekey import scopes
-from gatekey.api import (
+from gatekey.credentials.bots import get_bot_service
+from gatekey.edges.api import (
     create_app,
     current_principal,
     empty_response,
@@ -14,8 +15,7 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.bots import get_bot_service
-from gatekey.models import CreateBotRequest
+from gatekey.edges.models import CreateBotRequest
 from gatekey.policy import Action
 
 app = create_app()

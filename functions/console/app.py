@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey.api import create_app, lambda_handler_for
+from gatekey.edges.api import create_app, lambda_handler_for
 
 HERE = Path(__file__).resolve().parent
 CSS_MARKER = "/* console.css */"

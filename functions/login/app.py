@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey import reset
-from gatekey.api import (
+from gatekey.accounts import reset
+from gatekey.accounts.passwords import warm_up
+from gatekey.accounts.sessions import get_session_service
+from gatekey.edges.api import (
     create_app,
     header,
     json_response,
@@ -14,10 +16,8 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.authorization import get_authorizer
-from gatekey.models import LoginRequest, PasswordResetConfirm, PasswordResetRequest
-from gatekey.passwords import warm_up
-from gatekey.sessions import get_session_service
+from gatekey.edges.models import LoginRequest, PasswordResetConfirm, PasswordResetRequest
+from gatekey.tokens.authorization import get_authorizer
 
 app = create_app()
 warm_up()

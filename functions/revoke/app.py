@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey.api import (
+from gatekey.credentials.revocation import get_revocation_service
+from gatekey.edges.api import (
     create_app,
     current_principal,
     empty_response,
@@ -13,9 +14,8 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.models import RevokeRequest
+from gatekey.edges.models import RevokeRequest
 from gatekey.policy import Action
-from gatekey.revocation import get_revocation_service
 
 app = create_app()
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey.api import (
+from gatekey.accounts.mfa import get_mfa_service
+from gatekey.accounts.reset import get_password_service
+from gatekey.edges.api import (
     create_app,
     current_principal,
     empty_response,
@@ -17,15 +19,13 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.mfa import get_mfa_service
-from gatekey.models import (
+from gatekey.edges.models import (
     ChangePasswordRequest,
     DisableMfaRequest,
     TotpConfirmRequest,
     TotpEnrolRequest,
 )
 from gatekey.policy import Action
-from gatekey.reset import get_password_service
 
 app = create_app()
 

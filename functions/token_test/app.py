@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 
 from gatekey import clock
-from gatekey.api import create_app, current_principal, json_response, lambda_handler_for
+from gatekey.accounts.users import get_user, public_user
+from gatekey.edges.api import create_app, current_principal, json_response, lambda_handler_for
 from gatekey.store import get_store
-from gatekey.users import get_user, public_user
 
 app = create_app()
 
@@ -17,6 +17,13 @@ app = create_app()
 @app.get("/")
 def hello() -> Response[str]:
     return json_response(200, {"message": "Oh, Hello", "time": clock.iso(clock.now())})
+
+
+@app.head("/")
+def is_up() -> Response[str]:
+    """Whether the host is up (gazu's ``host_is_up``): 200 with no body, for anyone; it
+    reads nothing, so it tells nothing but that the API answers."""
+    return Response(status_code=200, body="", headers={"Cache-Control": "no-store"})
 
 
 @app.get("/auth/authenticated")

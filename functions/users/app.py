@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from gatekey import reset
-from gatekey.api import (
+from gatekey.accounts import reset
+from gatekey.accounts.mfa import get_mfa_service
+from gatekey.accounts.user_admin import get_user_admin_service
+from gatekey.edges.api import (
     create_app,
     current_principal,
     empty_response,
@@ -14,10 +16,8 @@ from gatekey.api import (
     parse_body,
     request_meta,
 )
-from gatekey.mfa import get_mfa_service
-from gatekey.models import CreateUserRequest, UpdateUserRequest
+from gatekey.edges.models import CreateUserRequest, UpdateUserRequest
 from gatekey.policy import Action
-from gatekey.user_admin import get_user_admin_service
 
 app = create_app()
 

@@ -15,7 +15,9 @@ import os
 import sys
 from typing import Any
 
-from gatekey import audit, clock, passwords, reset, users
+from gatekey import clock
+from gatekey.accounts import audit, passwords, reset, users
+from gatekey.accounts.user_admin import user_view
 from gatekey.errors import GatekeyError, ServiceUnavailable, ValidationFailed
 from gatekey.records import User
 from gatekey.settings import (
@@ -25,7 +27,6 @@ from gatekey.settings import (
     Settings,
 )
 from gatekey.store import Store, create_dynamodb_client
-from gatekey.user_admin import user_view
 from gatekey_local.local_aws import (
     DEFAULT_API_PORT,
     DEFAULT_DYNAMODB_PORT,

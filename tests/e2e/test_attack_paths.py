@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from gatekey import clock
-from gatekey.sessions import get_session_service
+from gatekey.accounts.sessions import get_session_service
 from tests.e2e.conftest import error_code
 from tests.helpers import USER_AGENT, make_user
 

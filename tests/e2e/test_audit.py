@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from gatekey import audit
+from gatekey.accounts import audit
 from gatekey.store import from_item, get_store
 from tests.e2e.conftest import error_code
 from tests.helpers import PASSWORD, USER_AGENT, make_user

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gatekey.keys import get_key_service
+from gatekey.credentials.keys import get_key_service
 from gatekey_local.sam_model import FunctionSource
 from gatekey_local.server import serve_in_thread
 from tests.e2e.conftest import Client

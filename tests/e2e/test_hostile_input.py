@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from gatekey import audit
+from gatekey.accounts import audit
 from gatekey.store import get_store
 from gatekey_local import cli
 from gatekey_local.function_worker import FrozenClock
@@ -187,7 +187,7 @@ def frozen_login_clock(function_patch):
 
         def advance(self, seconds: int) -> None:
             self.at += seconds
-            function_patch.patch("gatekey.sessions", "clock", FrozenClock(self.at))
+            function_patch.patch("gatekey.accounts.sessions", "clock", FrozenClock(self.at))
 
     clock = Clock()
     clock.advance(0)

@@ -29,14 +29,14 @@ class StepClock:
     def __init__(self, functions: FunctionRunner) -> None:
         self.functions = functions
         self.at = (int(time.time()) // 30) * 30 + 15
-        self.functions.patch("gatekey.mfa", "clock", FrozenClock(self.at))
+        self.functions.patch("gatekey.accounts.mfa", "clock", FrozenClock(self.at))
 
     def now(self) -> int:
         return self.at
 
     def advance(self, steps: int = 1) -> None:
         self.at += 30 * steps
-        self.functions.patch("gatekey.mfa", "clock", FrozenClock(self.at))
+        self.functions.patch("gatekey.accounts.mfa", "clock", FrozenClock(self.at))
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gatekey import clock, reset, users
+from gatekey import clock
+from gatekey.accounts import reset, users
 from gatekey.store import get_store
 from gatekey_local.function_worker import FrozenClock
 from tests.e2e.conftest import Client, error_code

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gatekey import clock, reset
+from gatekey import clock
+from gatekey.accounts import reset
 from gatekey.store import get_store
 from gatekey_local.function_worker import FrozenClock
 from tests.e2e.conftest import Client
@@ -32,7 +33,7 @@ def link_of(message) -> str:
 
 def admin_session(admin) -> str:
     """A session of `admin`, opened in this process (the login route is tested elsewhere)."""
-    from gatekey.sessions import get_session_service
+    from gatekey.accounts.sessions import get_session_service
 
     opened = get_session_service().login(admin.email, admin.password, None, USER_AGENT)
     return str(opened["access_token"])

@@ -263,7 +263,7 @@ def test_credential_update_covers_more_than_one_transaction(api):
     session = api.login(user)["access_token"]
     store = get_store()
     owner = user.principal()
-    from gatekey.keys import get_key_service
+    from gatekey.credentials.keys import get_key_service
 
     keys = get_key_service()
     for index in range(120):

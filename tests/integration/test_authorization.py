@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from gatekey.authorization import get_authorizer
+from gatekey.accounts.sessions import get_session_service
 from gatekey.errors import InvalidToken, NotAuthenticated
 from gatekey.principal import SESSION
-from gatekey.sessions import get_session_service
+from gatekey.tokens.authorization import get_authorizer
 from tests.helpers import PASSWORD, USER_AGENT
 
 
@@ -142,7 +142,7 @@ def test_session_ends_at_its_absolute_lifetime(configure, user):
 
 
 def test_revoked_access_token_is_refused_and_costs_a_second_read_only_there(store, user):
-    from gatekey.revocation import get_revocation_service
+    from gatekey.credentials.revocation import get_revocation_service
 
     first = login(user)
     authorizer = get_authorizer()

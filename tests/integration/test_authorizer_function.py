@@ -10,8 +10,8 @@ import time
 import jwt
 import pytest
 
-from gatekey.keys import get_key_service
-from gatekey.sessions import get_session_service
+from gatekey.accounts.sessions import get_session_service
+from gatekey.credentials.keys import get_key_service
 from gatekey.store import Store
 from tests.helpers import PASSWORD, REPO_ROOT, load_event, load_handler
 

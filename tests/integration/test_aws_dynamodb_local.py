@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from gatekey import aws
+from gatekey.accounts.sessions import get_session_service
+from gatekey.credentials.keys import get_key_service
 from gatekey.errors import ServiceUnavailable
-from gatekey.keys import get_key_service
-from gatekey.sessions import get_session_service
 from gatekey.store import Store, get_lean_store
 from tests.helpers import PASSWORD, load_event, load_handler, reset_gatekey_caches
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gatekey.authorization import get_authorizer
+from gatekey.tokens.authorization import get_authorizer
 from gatekey_local.function_worker import LambdaContext
 from tests.helpers import load_event, load_handler
 

@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gatekey.errors import PermissionMisconfigured, ServiceUnavailable
-from gatekey.keyring import KeyringSource
 from gatekey.settings import Settings
+from gatekey.tokens.keyring import KeyringSource
 from gatekey_local import iam_gate
 from gatekey_local.iam_roles import FunctionRole, function_roles, local_secret_arn
 from gatekey_local.template import load_template

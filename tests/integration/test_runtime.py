@@ -142,7 +142,7 @@ def test_local_run_starts_and_stops_its_own_dynamodb_local(tmp_path):
 
 def test_consumer_example_runs_against_the_gatekey_table(tmp_path, gatekey_env):
     """The second terminal of examples/consumer/README.md, as a real process."""
-    from gatekey.keys import get_key_service
+    from gatekey.credentials.keys import get_key_service
     from tests.helpers import REPO_ROOT, make_user, reset_gatekey_caches
 
     reset_gatekey_caches()

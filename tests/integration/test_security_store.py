@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gatekey import audit, clock, reset
+from gatekey import clock
+from gatekey.accounts import audit, reset
+from gatekey.accounts.passwords import hash_password, verify_password
 from gatekey.errors import Conflict
-from gatekey.passwords import hash_password, verify_password
 from gatekey.store import from_item, item_keys
 from tests.helpers import PASSWORD
 

@@ -1,7 +1,7 @@
 import pytest
 
+from gatekey.accounts.sessions import get_session_service
 from gatekey.errors import InvalidCredentials, Throttled, ValidationFailed
-from gatekey.sessions import get_session_service
 from tests.helpers import PASSWORD, USER_AGENT, make_user
 
 

@@ -2,7 +2,8 @@ import uuid
 
 import pytest
 
-from gatekey import clock, users
+from gatekey import clock
+from gatekey.accounts import users
 from gatekey.errors import EmailTaken, NotFound, ServiceUnavailable
 from gatekey.settings import Settings
 from gatekey.store import Store, create_dynamodb_client
@@ -93,8 +94,8 @@ def test_concurrent_creates_of_one_handle_yield_exactly_one_key(store):
     """Real concurrency against DynamoDB: the conditional transaction lets one writer win."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from gatekey.credentials.keys import get_key_service
     from gatekey.errors import HandleTaken
-    from gatekey.keys import get_key_service
     from tests.helpers import make_user
 
     owner = make_user().principal()

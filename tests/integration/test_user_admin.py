@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from gatekey.accounts.user_admin import LastAdmin, UserAdminService
 from gatekey.errors import Conflict
 from gatekey.records import User
 from gatekey.store import Item, Store
-from gatekey.user_admin import LastAdmin, UserAdminService
 from tests.helpers import make_user
 
 

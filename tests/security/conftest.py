@@ -3,9 +3,9 @@ import time
 import jwt
 import pytest
 
-from gatekey.authorization import Authorizer, get_authorizer
-from gatekey.keys import get_key_service
-from gatekey.sessions import get_session_service
+from gatekey.accounts.sessions import get_session_service
+from gatekey.credentials.keys import get_key_service
+from gatekey.tokens.authorization import Authorizer, get_authorizer
 from tests.helpers import PASSWORD, USER_AGENT, make_user, reset_gatekey_caches
 
 

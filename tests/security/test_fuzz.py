@@ -97,8 +97,8 @@ HANDLERS = {
 
 @pytest.fixture
 def admin_context(gatekey_env):
-    from gatekey.keys import get_key_service
-    from gatekey.sessions import get_session_service
+    from gatekey.accounts.sessions import get_session_service
+    from gatekey.credentials.keys import get_key_service
     from tests.helpers import reset_gatekey_caches
 
     reset_gatekey_caches()

@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from gatekey.errors import GatekeyError, InvalidToken, NotAuthenticated
-from gatekey.keyring import get_keyring
-from gatekey.session_tokens import PURPOSE
+from gatekey.tokens.keyring import get_keyring
+from gatekey.tokens.session_tokens import PURPOSE
 from tests.helpers import USER_AGENT
 from tests.security.conftest import client_jwt
 

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from gatekey import audit
+from gatekey.accounts import audit
 from gatekey.errors import ValidationFailed
 from gatekey.principal import Principal
 

@@ -2,14 +2,14 @@ import base64
 
 import pytest
 
-from gatekey.authorization import (
+from gatekey.errors import InvalidToken, NotAuthenticated
+from gatekey.tokens.authorization import (
     MISSING_KID_DETAIL,
     extract_token,
     read_jwt_header,
     session_kid,
 )
-from gatekey.errors import InvalidToken, NotAuthenticated
-from gatekey.keyring import Keyring
+from gatekey.tokens.keyring import Keyring
 
 
 @pytest.mark.parametrize(

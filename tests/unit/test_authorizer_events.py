@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from gatekey import authorizer_events
+from gatekey.edges import authorizer_events
 from gatekey.errors import InvalidToken
 from gatekey.principal import API_KEY, Principal
 
@@ -97,7 +97,7 @@ def key_principal(*held: str):
 
 
 def rest_request(route_scopes: str | None = ROUTES, arn: str = ARN):
-    from gatekey.authorizer_events import read_event
+    from gatekey.edges.authorizer_events import read_event
 
     event = {"type": "REQUEST", "methodArn": arn, "headers": {"Authorization": "x"}}
     if route_scopes is not None:
@@ -106,7 +106,7 @@ def rest_request(route_scopes: str | None = ROUTES, arn: str = ARN):
 
 
 def test_route_scopes_list_exactly_the_permitted_method_arns():
-    from gatekey.authorizer_events import allow
+    from gatekey.edges.authorizer_events import allow
 
     policy = allow(rest_request(), key_principal("orders:read"), simple=True)
     allowed, denied = policy["policyDocument"]["Statement"]
@@ -122,7 +122,7 @@ def test_route_scopes_list_exactly_the_permitted_method_arns():
 
 
 def test_a_credential_opening_no_route_gets_a_deny():
-    from gatekey.authorizer_events import allow
+    from gatekey.edges.authorizer_events import allow
 
     request = rest_request("POST/orders=orders:write")
     policy = allow(request, key_principal("orders:read"), simple=True)
@@ -131,7 +131,7 @@ def test_a_credential_opening_no_route_gets_a_deny():
 
 
 def test_without_route_scopes_the_whole_stage_is_allowed():
-    from gatekey.authorizer_events import allow
+    from gatekey.edges.authorizer_events import allow
 
     policy = allow(rest_request(None), key_principal("orders:read"), simple=True)
     assert policy["policyDocument"]["Statement"][0]["Resource"] == [
@@ -151,7 +151,7 @@ def test_without_route_scopes_the_whole_stage_is_allowed():
     ],
 )
 def test_http_simple_answers_are_for_the_events_own_route(route_key, held, authorized):
-    from gatekey.authorizer_events import allow, read_event
+    from gatekey.edges.authorizer_events import allow, read_event
 
     event = {
         "version": "2.0",
@@ -202,7 +202,7 @@ def decide(policy: dict, tail: str) -> str:
 def route_policy(route_scopes: str, tail: str, held: tuple[str, ...], kind: str = "rest"):
     """The authorizer's answer for a request to `tail`, on a REST API or an HTTP API
     answered with IAM policies."""
-    from gatekey.authorizer_events import allow, read_event
+    from gatekey.edges.authorizer_events import allow, read_event
 
     event: dict = {"stageVariables": {"gatekeyRouteScopes": route_scopes}}
     if kind == "rest":

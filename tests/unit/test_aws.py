@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from gatekey import aws
 from gatekey.errors import NotFound, ServiceUnavailable
-from gatekey.keyring import KeyringSource
 from gatekey.settings import Settings
 from gatekey.store import Store
+from gatekey.tokens.keyring import KeyringSource
 
 TABLE = "gatekey-unit"
 KEY = {"pk": {"S": "APIKEY#k"}, "sk": {"S": "KEY"}}

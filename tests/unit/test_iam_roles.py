@@ -119,7 +119,7 @@ def loads_keyring(handler: Path) -> bool:
     return any(
         "get_keyring(" in (LAYER.parent / (m.replace(".", "/") + ".py")).read_text()
         for m in seen
-        if m != "gatekey.keyring"
+        if m != "gatekey.tokens.keyring"
     )
 
 

@@ -3,9 +3,9 @@ import uuid
 
 import pytest
 
-from gatekey import key_tokens
 from gatekey.errors import InvalidToken
-from gatekey.keyring import Keyring
+from gatekey.tokens import key_tokens
+from gatekey.tokens.keyring import Keyring
 
 KEYRING = Keyring.parse(json.dumps({"current": "k1", "k1": "q" * 48}))
 KEY_ID = str(uuid.uuid4())

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from gatekey.errors import ConfigurationError, InvalidToken
-from gatekey.keyring import Keyring
+from gatekey.tokens.keyring import Keyring
 
 STRONG = "a" * 20 + "b" * 20
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
-from gatekey import mail
+from gatekey.accounts import mail
 from gatekey.errors import ServiceUnavailable
 from gatekey.settings import Settings
 

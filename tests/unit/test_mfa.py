@@ -4,8 +4,7 @@ import re
 import pyotp
 import pytest
 
-from gatekey.keyring import Keyring
-from gatekey.mfa import (
+from gatekey.accounts.mfa import (
     INTERVAL,
     RECOVERY_CODE_COUNT,
     derive_secret,
@@ -15,6 +14,7 @@ from gatekey.mfa import (
     normalize_recovery_code,
     time_step,
 )
+from gatekey.tokens.keyring import Keyring
 
 KEYRING = Keyring.parse('{"current": "k2", "k1": "' + "a" * 40 + '", "k2": "' + "b" * 40 + '"}')
 AT = 1_800_000_015  # 15 s into a 30 s window

@@ -2,7 +2,7 @@
 
 The spec is written by hand; these tests fail as soon as it drifts from the routes of
 template.yaml, the statuses and bodies of functions/*/app.py, the pydantic models of
-gatekey.models, or the shapes the layer actually returns.
+gatekey.edges.models, or the shapes the layer actually returns.
 """
 
 from __future__ import annotations
@@ -24,18 +24,20 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from gatekey import clock, errors, key_tokens, models
-from gatekey.api import validation_entries
-from gatekey.bots import bot_view
-from gatekey.keyring import Keyring
-from gatekey.keys import key_view, resolve_expiry
-from gatekey.passwords import hash_password
+from gatekey import clock, errors
+from gatekey.accounts.passwords import hash_password
+from gatekey.accounts.sessions import SessionService
+from gatekey.accounts.users import public_user
+from gatekey.credentials.bots import bot_view
+from gatekey.credentials.keys import key_view, resolve_expiry
+from gatekey.credentials.revocation import RevocationService
+from gatekey.edges import models
+from gatekey.edges.api import validation_entries
 from gatekey.principal import SESSION, Principal
 from gatekey.records import User
-from gatekey.revocation import RevocationService
-from gatekey.sessions import SessionService
 from gatekey.settings import Settings
-from gatekey.users import public_user
+from gatekey.tokens import key_tokens
+from gatekey.tokens.keyring import Keyring
 from gatekey_local.sam_model import effective_authorizer
 from gatekey_local.template import load_template
 
@@ -650,8 +652,8 @@ def test_credential_patterns_match_real_credentials(spec):
 
 
 def test_account_users_and_audit_events_match_their_schemas(spec):
-    from gatekey import audit
-    from gatekey.user_admin import user_view
+    from gatekey.accounts import audit
+    from gatekey.accounts.user_admin import user_view
 
     admin = user_view(User.from_item(user_item(last_login_at=NOW, mfa_enabled=True)))
     bot = user_view(
@@ -770,7 +772,7 @@ def test_timestamps_and_ids_are_strict(spec):
 def test_password_and_mfa_answers_match_their_schemas(spec):
     import pyotp
 
-    from gatekey import mfa
+    from gatekey.accounts import mfa
 
     secret = mfa.derive_secret(KEYRING, str(uuid.uuid4()), "nonce", "k1")
     uri = pyotp.TOTP(secret).provisioning_uri(name="ada@example.com", issuer_name=mfa.ISSUER)

@@ -4,8 +4,7 @@ import sys
 
 import pytest
 
-from gatekey.errors import ValidationFailed
-from gatekey.passwords import (
+from gatekey.accounts.passwords import (
     COMMON_PASSWORDS,
     MAX_LENGTH,
     MEMORY_COST_KIB,
@@ -16,6 +15,7 @@ from gatekey.passwords import (
     hash_password,
     verify_password,
 )
+from gatekey.errors import ValidationFailed
 from tests.helpers import REPO_ROOT
 
 LIST_SHA256 = "3c1baed62596de36860824eb3f436d5932d37ca8b06e59df78f5a44ec175afe4"
@@ -91,7 +91,7 @@ def test_the_list_is_loaded_lazily_and_never_by_the_authorizer():
         "import importlib.util, sys;"
         "spec = importlib.util.spec_from_file_location('a', 'functions/authorizer/app.py');"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module);"
-        "from gatekey import passwords;"
+        "from gatekey.accounts import passwords;"
         "print(passwords._common_passwords.cache_info().currsize)"
     )
     env = {"GATEKEY_SECRET": "s" * 40, "AWS_DEFAULT_REGION": "us-east-1", "PATH": ""}

@@ -1,6 +1,6 @@
 import pytest
 
-from gatekey import reset
+from gatekey.accounts import reset
 from gatekey.errors import ConfigurationError
 from gatekey.settings import Settings
 

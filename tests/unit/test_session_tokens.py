@@ -4,9 +4,9 @@ import time
 import jwt
 import pytest
 
-from gatekey import session_tokens
 from gatekey.errors import InvalidToken
-from gatekey.keyring import Keyring
+from gatekey.tokens import session_tokens
+from gatekey.tokens.keyring import Keyring
 
 KEYRING = Keyring.parse(json.dumps({"current": "k1", "k1": "s" * 48}))
 

@@ -16,7 +16,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from gatekey import key_tokens, session_tokens
 from gatekey.errors import (
     EmailTaken,
     HandleTaken,
@@ -25,9 +24,10 @@ from gatekey.errors import (
     PermissionMisconfigured,
     ServiceUnavailable,
 )
-from gatekey.keyring import Keyring
 from gatekey.records import User
 from gatekey.store import TRANSACTION_ATTEMPTS, Store
+from gatekey.tokens import key_tokens, session_tokens
+from gatekey.tokens.keyring import Keyring
 from tests.helpers import load_event, load_handler, reset_gatekey_caches
 
 TABLE = "gatekey-unit"
@@ -289,7 +289,7 @@ def authorizer(monkeypatch, stubbed):
     reset_gatekey_caches()
     module = load_handler("authorizer")
     store, stubber = stubbed
-    monkeypatch.setattr("gatekey.authorization.get_lean_store", lambda: store)
+    monkeypatch.setattr("gatekey.tokens.authorization.get_lean_store", lambda: store)
     yield module, stubber
     monkeypatch.undo()
     reset_gatekey_caches()

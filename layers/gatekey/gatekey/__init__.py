@@ -9,7 +9,8 @@ def reset_caches() -> None:
 
     Imports lazily, so `import gatekey` stays free for the authorizer's cold start.
     """
-    from gatekey import keyring, settings, store
+    from gatekey import settings, store
+    from gatekey.tokens import keyring
 
     settings.reset()
     store.reset()

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gatekey import audit as audit_log
+from gatekey.accounts import audit as audit_log
 from gatekey.errors import PermissionMisconfigured, ServiceUnavailable
 from gatekey.store import item_keys
 from gatekey.store.serialization import Item, from_item, is_expired, to_item, values

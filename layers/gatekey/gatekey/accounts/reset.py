@@ -28,8 +28,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from gatekey import audit, clock, mail, policy
-from gatekey.audit import Actor, RequestMeta
+from gatekey import clock, policy
+from gatekey.accounts import audit, mail
+from gatekey.accounts.audit import Actor, RequestMeta
+from gatekey.accounts.passwords import check_password_rule, hash_password
+from gatekey.accounts.users import get_user, normalize_email
 from gatekey.errors import (
     ConfigurationError,
     Conflict,
@@ -37,8 +40,6 @@ from gatekey.errors import (
     ServiceUnavailable,
     ValidationFailed,
 )
-from gatekey.keyring import Keyring
-from gatekey.passwords import check_password_rule, hash_password
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import User
@@ -49,7 +50,7 @@ from gatekey.settings import (
     get_settings,
 )
 from gatekey.store import Item, Store
-from gatekey.users import get_user, normalize_email
+from gatekey.tokens.keyring import Keyring
 
 RESET = "reset"
 SET_PASSWORD = "set_password"
@@ -302,7 +303,7 @@ class PasswordService:
     ) -> dict[str, Any]:
         """The signed-in user's new password: the current one is checked as a login attempt
         (lockout), then every other session ends; API keys keep working."""
-        from gatekey.sessions import SessionService
+        from gatekey.accounts.sessions import SessionService
 
         policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
@@ -331,7 +332,7 @@ class PasswordService:
 
 
 def get_password_service() -> PasswordService:
-    from gatekey.keyring import get_keyring
     from gatekey.store import get_store
+    from gatekey.tokens.keyring import get_keyring
 
     return PasswordService(get_store(), get_keyring(), get_settings())

@@ -7,13 +7,15 @@ import time
 import uuid
 from typing import Any
 
-from gatekey import audit, clock, key_tokens, policy, scopes
+from gatekey import clock, policy, scopes
+from gatekey.accounts import audit
 from gatekey.errors import Conflict, InvalidToken, NotFound, OwnerChanged, ValidationFailed
-from gatekey.keyring import Keyring
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
 from gatekey.store import Item, Store, item_keys
+from gatekey.tokens import key_tokens
+from gatekey.tokens.keyring import Keyring
 
 __all__ = ["JWT", "TOKEN", "KeyService", "key_scopes", "key_view", "new_key", "resolve_expiry"]
 DAY = 86_400
@@ -236,7 +238,7 @@ def _grant(requested: tuple[str, ...], expires_at: int | None) -> policy.Request
 
 
 def get_key_service() -> KeyService:
-    from gatekey.keyring import get_keyring
     from gatekey.store import get_store
+    from gatekey.tokens.keyring import get_keyring
 
     return KeyService(get_store(), get_keyring())

@@ -15,14 +15,15 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from gatekey import audit, clock, policy
+from gatekey import clock, policy
+from gatekey.accounts import audit
+from gatekey.accounts.passwords import hash_password
+from gatekey.accounts.users import ADMIN, MEMBER, normalize_email
 from gatekey.errors import Conflict, NotFound
-from gatekey.passwords import hash_password
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.store import Item, Store
-from gatekey.users import ADMIN, MEMBER, normalize_email
 
 ATTEMPTS = 3  # fresh reads after a concurrent change, before answering 409
 
@@ -72,7 +73,7 @@ class UserAdminService:
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         """A new user; without a password they get a set-password message (as for a reset)."""
-        from gatekey import passwords
+        from gatekey.accounts import passwords
 
         policy.check(admin, Action.MANAGE_USERS, policy.Request(role=role))
         email = normalize_email(email)
@@ -91,7 +92,7 @@ class UserAdminService:
         event = self._event(admin, audit.USER_CREATED, user_id, meta)
         user = self.store.create_user(item, audit=event)
         if password is None:
-            from gatekey import reset
+            from gatekey.accounts import reset
 
             reset.send_set_password(
                 self.store, user, console_url=console_url or reset.console_url()

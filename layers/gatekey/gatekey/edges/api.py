@@ -18,7 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from gatekey import policy
-from gatekey.audit import RequestMeta
+from gatekey.accounts.audit import RequestMeta
+from gatekey.edges.models import path_parameter_ok
 from gatekey.errors import (
     BadRequest,
     GatekeyError,
@@ -29,7 +30,6 @@ from gatekey.errors import (
     ValidationFailed,
     error_entry,
 )
-from gatekey.models import path_parameter_ok
 from gatekey.principal import Principal
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -120,7 +120,7 @@ class Actor:
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """Where the request came from; handlers build it with `gatekey.api.request_meta`."""
+    """Where the request came from; handlers build it with `gatekey.edges.api.request_meta`."""
 
     ip: str | None = None
     user_agent: str | None = None

@@ -14,8 +14,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from gatekey import audit, clock, metrics, mfa, session_tokens
-from gatekey.audit import RequestMeta
+from gatekey import clock, metrics
+from gatekey.accounts import audit, mfa
+from gatekey.accounts.audit import RequestMeta
+from gatekey.accounts.passwords import verify_password
+from gatekey.accounts.users import normalize_email, public_user
 from gatekey.errors import (
     Conflict,
     InvalidCredentials,
@@ -24,12 +27,11 @@ from gatekey.errors import (
     Throttled,
     ValidationFailed,
 )
-from gatekey.keyring import Keyring
-from gatekey.passwords import verify_password
 from gatekey.records import Session, User
 from gatekey.settings import Settings
 from gatekey.store import Item, Store, item_keys
-from gatekey.users import normalize_email, public_user
+from gatekey.tokens import session_tokens
+from gatekey.tokens.keyring import Keyring
 
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
 FAILURE_WINDOW = 3600  # failures (and past lockouts) are remembered this long
@@ -359,8 +361,8 @@ class SessionService:
 
 
 def get_session_service() -> SessionService:
-    from gatekey.keyring import get_keyring
     from gatekey.settings import get_settings
     from gatekey.store import get_store
+    from gatekey.tokens.keyring import get_keyring
 
     return SessionService(get_store(), get_keyring(), get_settings())

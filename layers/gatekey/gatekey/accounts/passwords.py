@@ -23,7 +23,7 @@ PARALLELISM = 1
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 MIN_LOCAL_PART = 3  # a one- or two-letter local part would refuse nearly every password
-COMMON_PASSWORDS = Path(__file__).resolve().parent / "data" / "common-passwords.txt.gz"
+COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt.gz"
 
 _hasher = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB, parallelism=PARALLELISM)
 

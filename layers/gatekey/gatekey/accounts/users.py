@@ -7,8 +7,8 @@ import uuid
 from typing import Any
 
 from gatekey import clock
+from gatekey.accounts.passwords import hash_password
 from gatekey.errors import NotFound, ValidationFailed
-from gatekey.passwords import hash_password
 from gatekey.records import User
 from gatekey.store import Item, Store
 

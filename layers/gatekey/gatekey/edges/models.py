@@ -8,8 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gatekey import scopes as scope_rules
+from gatekey.accounts.users import email_problem
 from gatekey.records import KeyType
-from gatekey.users import email_problem
 
 MAX_PASSWORD_LENGTH = 1024
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gatekey.errors import InvalidToken
-from gatekey.keyring import Keyring
+from gatekey.tokens.keyring import Keyring
 
 ALGORITHM = "HS256"
 ISSUER = "gatekey"

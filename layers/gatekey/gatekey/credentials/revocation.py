@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from gatekey import audit, clock, policy
-from gatekey.authorization import Authorizer
+from gatekey import clock, policy
+from gatekey.accounts import audit
 from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
 from gatekey.policy import Action
 from gatekey.principal import API_KEY, SESSION, Principal
 from gatekey.records import ApiKey, Session
 from gatekey.store import Item, Store
+from gatekey.tokens.authorization import Authorizer
 
 
 class RevocationService:
@@ -149,7 +150,7 @@ def _event(
 
 
 def get_revocation_service() -> RevocationService:
-    from gatekey.authorization import get_authorizer
+    from gatekey.tokens.authorization import get_authorizer
 
     authorizer = get_authorizer()
     return RevocationService(authorizer.store, authorizer)

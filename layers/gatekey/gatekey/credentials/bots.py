@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gatekey import audit, clock, policy, scopes
+from gatekey import clock, policy, scopes
+from gatekey.accounts import audit
+from gatekey.accounts.users import MEMBER, public_user
+from gatekey.credentials.keys import TOKEN, key_scopes, key_view, new_key
 from gatekey.errors import NotFound
-from gatekey.keyring import Keyring
-from gatekey.keys import TOKEN, key_scopes, key_view, new_key
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.store import Item, Store
-from gatekey.users import MEMBER, public_user
+from gatekey.tokens.keyring import Keyring
 
 BOT_TOKEN_HANDLE = "bot-token"
 
@@ -116,7 +117,7 @@ def _bot_event(admin: Principal, action: str, bot_id: str, meta: audit.RequestMe
 
 
 def get_bot_service() -> BotService:
-    from gatekey.keyring import get_keyring
     from gatekey.store import get_store
+    from gatekey.tokens.keyring import get_keyring
 
     return BotService(get_store(), get_keyring())

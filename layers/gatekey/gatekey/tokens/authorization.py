@@ -16,13 +16,14 @@ import re
 import uuid
 from typing import Any
 
-from gatekey import clock, key_tokens, scopes, session_tokens
+from gatekey import clock, scopes
 from gatekey.errors import InvalidToken, NotAuthenticated
-from gatekey.keyring import Keyring, get_keyring
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, Session, TokenType
 from gatekey.settings import Settings, get_settings
 from gatekey.store import Item, Store, get_lean_store, get_store
+from gatekey.tokens import key_tokens, session_tokens
+from gatekey.tokens.keyring import Keyring, get_keyring
 
 MAX_TOKEN_LENGTH = 4096
 MAX_JWT_HEADER_LENGTH = 512

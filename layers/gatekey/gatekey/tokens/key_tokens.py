@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 
 from gatekey.errors import InvalidToken
-from gatekey.keyring import Keyring
+from gatekey.tokens.keyring import Keyring
 
 PREFIX = "gk_"
 SECRET_PREFIX = "gks_"

@@ -28,18 +28,19 @@ from typing import TYPE_CHECKING, Any
 
 import pyotp
 
-from gatekey import audit, clock, policy
+from gatekey import clock, policy
+from gatekey.accounts import audit
+from gatekey.accounts.users import get_user
 from gatekey.errors import Conflict, NotFound, ValidationFailed
-from gatekey.keyring import Keyring
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import User
 from gatekey.settings import Settings
 from gatekey.store import Store
-from gatekey.users import get_user
+from gatekey.tokens.keyring import Keyring
 
 if TYPE_CHECKING:
-    from gatekey.audit import RequestMeta
+    from gatekey.accounts.audit import RequestMeta
 
 ISSUER = "gatekey"
 DIGITS = 6
@@ -209,7 +210,7 @@ class MfaService:
     ) -> None:
         """The password of an enrolment step, as a login attempt; a wrong one is recorded
         as a failed `mfa.enrolled`."""
-        from gatekey.sessions import SessionService  # sessions imports this module
+        from gatekey.accounts.sessions import SessionService  # sessions imports this module
 
         failure = audit.user_event(
             user,
@@ -252,7 +253,7 @@ class MfaService:
     ) -> None:
         """Turns MFA off with the password and a current code (TOTP or recovery code);
         a wrong one is a failed login attempt (it counts toward the lockout)."""
-        from gatekey.sessions import SessionService  # sessions imports this module
+        from gatekey.accounts.sessions import SessionService  # sessions imports this module
 
         policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
@@ -290,8 +291,8 @@ class MfaService:
 
 
 def get_mfa_service() -> MfaService:
-    from gatekey.keyring import get_keyring
     from gatekey.settings import get_settings
     from gatekey.store import get_store
+    from gatekey.tokens.keyring import get_keyring
 
     return MfaService(get_store(), get_keyring(), get_settings())

@@ -1,0 +1,1 @@
+"""The services of credentials: API keys and client-JWT keys, bots, revocation."""
