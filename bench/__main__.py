@@ -159,13 +159,13 @@ def main() -> int:
 def measure(endpoint: str) -> dict[str, Any]:
     import jwt
 
-    from gatekey import passwords, users
-    from gatekey.authorization import get_authorizer
+    from gatekey.accounts import passwords, users
+    from gatekey.accounts.sessions import get_session_service
+    from gatekey.credentials.keys import get_key_service
     from gatekey.errors import GatekeyError
-    from gatekey.keys import get_key_service
     from gatekey.principal import Principal
-    from gatekey.sessions import get_session_service
     from gatekey.store import get_lean_store, get_store, item_keys
+    from gatekey.tokens.authorization import get_authorizer
 
     store = get_store()  # boto3, as the handlers that create the credentials
     lean = get_lean_store()  # gatekey.aws, as the authorizer function
@@ -345,7 +345,7 @@ AUTHORIZER_PATH = "import sys; sys.path.insert(0, 'functions/authorizer'); "
 NEW_IMPORT = AUTHORIZER_PATH + "import app"
 # What functions/authorizer/app.py imported and built before gatekey.aws (issue 13).
 OLD_IMPORT = (
-    AUTHORIZER_PATH + "import gatekey.authorizer_events, gatekey.authorization; "
+    AUTHORIZER_PATH + "import gatekey.edges.authorizer_events, gatekey.tokens.authorization; "
     "from gatekey.store import get_store; get_store()"
 )
 FIRST_AUTHORIZATION = """
@@ -358,8 +358,8 @@ assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
 """
 NEW_FIRST = "import app\nanswer = app.lambda_handler(event, None)"
 OLD_FIRST = (
-    "import gatekey.authorizer_events as events\n"
-    "from gatekey.authorization import get_authorizer\n"
+    "import gatekey.edges.authorizer_events as events\n"
+    "from gatekey.tokens.authorization import get_authorizer\n"
     "from gatekey.store import get_store\n"
     "get_store()\n"
     "request = events.read_event(event)\n"
