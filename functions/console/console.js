@@ -227,6 +227,7 @@
     role: "Role",
     disabled: "Status",
     account_id: "Account ID",
+    scopes: "Scopes",
   };
   const FIELD_MESSAGES = {
     handle: "use 1 to 64 letters, digits, dots, dashes or underscores.",
@@ -243,6 +244,7 @@
     expires_at: ["expiry_date"],
     password: ["password", "new_password"],
     totp: ["totp", "code"],
+    scopes: ["scopes_other"],
   };
 
   function controlFor(form, attr) {
@@ -268,7 +270,16 @@
       const wait = error.retryAfter ? `in ${waitText(error.retryAfter)}` : "later";
       return [`Too many failed attempts for this email. Try again ${wait}.`];
     }
-    if (error.status === 400 && error.entries.some((entry) => entry.attr)) {
+    const aboutFields = error.entries.some((entry) => entry.attr);
+    if (error.status === 403 && aboutFields) {
+      /* a refusal about a field (scopes or an expiry beyond the caller's): the API's words */
+      return error.entries.map((entry) => {
+        const field = FIELD_NAMES[entry.attr] || entry.attr;
+        const detail = entry.detail || CODE_MESSAGES[entry.code] || "this is not allowed.";
+        return field ? `${field}: ${detail}` : detail;
+      });
+    }
+    if (error.status === 400 && aboutFields) {
       const lines = [];
       for (const entry of error.entries) {
         if (entry.attr === "account_id" && entry.code === "required") {
@@ -278,7 +289,9 @@
           continue;
         }
         const field = FIELD_NAMES[entry.attr] || entry.attr || "Request";
-        lines.push(`${field}: ${FIELD_MESSAGES[entry.attr] || entry.detail || "this value is not accepted."}`);
+        /* pydantic's "Value error, " prefix says nothing to a reader */
+        const detail = entry.detail ? String(entry.detail).replace(/^Value error, /, "") : null;
+        lines.push(`${field}: ${FIELD_MESSAGES[entry.attr] || detail || "this value is not accepted."}`);
       }
       return lines;
     }
@@ -293,19 +306,39 @@
   function clearError(box, form) {
     box.hidden = true;
     box.replaceChildren();
-    if (form) form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    if (!form) return;
+    form.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+    form.querySelectorAll("[data-error-for]").forEach((el) => {
+      el.hidden = true;
+      el.replaceChildren();
+    });
+  }
+
+  function errorAttrs(error) {
+    if (error instanceof FormProblem) return [error.field];
+    if (error instanceof ApiError) return error.entries.map((entry) => entry.attr);
+    return [];
+  }
+
+  /** The box beside a field (`data-error-for`) when every problem is about that one field. */
+  function fieldErrorBox(form, attrs) {
+    const fields = new Set(attrs.map((attr) => (attr ? String(attr).split(".")[0] : null)));
+    if (!form || fields.size !== 1) return null;
+    const [field] = fields;
+    if (!field) return null;
+    return [...form.querySelectorAll("[data-error-for]")].find((el) => el.dataset.errorFor === field) || null;
   }
 
   function showError(box, error, form) {
     const lines = describe(error);
-    box.replaceChildren(lines.length === 1 ? lines[0] : h("ul", null, lines.map((line) => h("li", { text: line }))));
-    box.hidden = false;
+    const attrs = errorAttrs(error);
+    const target = fieldErrorBox(form, attrs) || box;
+    target.replaceChildren(lines.length === 1 ? lines[0] : h("ul", null, lines.map((line) => h("li", { text: line }))));
+    target.hidden = false;
     if (!form) return;
-    const attrs =
-      error instanceof FormProblem ? [error.field] : error instanceof ApiError ? error.entries.map((entry) => entry.attr) : [];
     let first = null;
     for (const attr of attrs) {
-      const control = attr ? controlFor(form, attr) : null;
+      const control = attr ? controlFor(form, String(attr).split(".")[0]) : null;
       if (control) {
         control.setAttribute("aria-invalid", "true");
         first = first || control;
@@ -906,6 +939,52 @@
     endSession("You are logged out.");
   }
 
+  /* ---------- scopes (CONTRACT section 7) ---------- */
+
+  /* the API's rule (gatekey.scopes): `*`, or resource:action where the action may be `*` */
+  const SCOPE_PATTERN = /^(?:\*|[a-z0-9_-]+:(?:[a-z0-9_-]+|\*))$/;
+  const SCOPE_RULE = "a scope is * or resource:action, of lowercase letters, digits, _ and - (the action may be *), such as orders:read.";
+
+  /** The scopes a form's picker holds: ticked boxes and the typed ones, checked as the API checks them. */
+  function chosenScopes(form) {
+    const ticked = [...form.querySelectorAll('input[name="scope"]')].filter((box) => box.checked).map((box) => box.value);
+    const typed = form.elements.namedItem("scopes_other").value.split(/[\s,]+/).filter(Boolean);
+    const wrong = typed.filter((scope) => !SCOPE_PATTERN.test(scope));
+    if (wrong.length) {
+      const list = wrong.map((scope) => `“${scope}”`).join(", ");
+      throw new FormProblem(`Scopes: ${list} ${wrong.length === 1 ? "is" : "are"} not valid; ${SCOPE_RULE}`, "scopes");
+    }
+    const scopes = [...new Set([...ticked, ...typed])].sort();
+    if (!scopes.length) throw new FormProblem("Scopes: choose at least one scope.", "scopes");
+    return scopes;
+  }
+
+  /** Sets a form's picker to `scopes`: the boxes it has are ticked, the rest are typed. */
+  function fillScopes(form, scopes) {
+    const boxes = [...form.querySelectorAll('input[name="scope"]')];
+    const offered = new Set(boxes.map((box) => box.value));
+    for (const box of boxes) box.checked = scopes.includes(box.value);
+    form.elements.namedItem("scopes_other").value = scopes.filter((scope) => !offered.has(scope)).join(" ");
+  }
+
+  /** A credential's scopes for a table cell (`null`: the API did not say), with an optional button. */
+  function scopesCell(scopes, unknownText, button) {
+    if (!Array.isArray(scopes)) return cell("Scopes", h("span", { className: "dim", text: unknownText || "—" }));
+    return cell(
+      "Scopes",
+      h(
+        "div",
+        { className: "scopes-cell" },
+        h(
+          "ul",
+          { className: "scopes", "aria-label": `${scopes.length} scope${scopes.length === 1 ? "" : "s"}` },
+          scopes.map((scope) => h("li", { className: "scope mono", text: scope }))
+        ),
+        button || null
+      )
+    );
+  }
+
   /* ---------- API keys ---------- */
 
   const keyPath = (handle) => `/user/keys/${encodeURIComponent(handle)}`;
@@ -955,6 +1034,11 @@
           cell("Handle", h("span", { className: "mono nowrap", text: key.handle })),
           cell("Name", key.alias ? key.alias : h("span", { className: "dim", text: "—" })),
           cell("Type", key.type === "jwt" ? "JWT secret" : "Token"),
+          scopesCell(
+            key.scopes || ["*"],
+            null,
+            actionButton("Change", `Change scopes of key ${key.handle}`, (event) => openScopes(key, event.currentTarget), "scopes-change")
+          ),
           cell("Created", when(key.created_at, "—")),
           cell("Expires", expiryCell(key.expires_at)),
           cell("Last used", when(key.last_used_at, "Never")),
@@ -1024,6 +1108,7 @@
     attempt(
       $("key-create-error"),
       async () => {
+        body.scopes = chosenScopes(form);
         const key = await call("POST", "/user/keys", { body });
         form.reset();
         syncExpiryDate();
@@ -1064,6 +1149,31 @@
         await call("PATCH", keyPath(renaming.handle), { body: { alias: alias || null } });
         $("rename-dialog").close();
         announce(`Key ${renaming.handle} renamed`);
+        await loadKeys();
+      },
+      form,
+      form
+    );
+  });
+
+  let rescoping = null;
+  function openScopes(key, opener) {
+    rescoping = key;
+    $("scopes-title").textContent = `Scopes of key “${key.handle}”`;
+    fillScopes($("scopes-form"), key.scopes || ["*"]);
+    openDialog($("scopes-dialog"), opener);
+  }
+
+  $("scopes-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    attempt(
+      $("scopes-error"),
+      async () => {
+        const scopes = chosenScopes(form);
+        await call("PATCH", keyPath(rescoping.handle), { body: { scopes } });
+        $("scopes-dialog").close();
+        announce(`Scopes of key ${rescoping.handle} changed`);
         await loadKeys();
       },
       form,
@@ -1210,6 +1320,8 @@
   /* ---------- bots ---------- */
 
   const botPath = (id) => `/account/bots/${encodeURIComponent(id)}`;
+  /* GET /account/bots does not carry scopes; creation and regeneration do, and are kept here (this tab only) */
+  const botScopes = new Map();
 
   function loadBots() {
     showLoading("bots");
@@ -1229,6 +1341,7 @@
           { role: "row", "data-bot": bot.id },
           cell("Name", h("strong", { text: bot.name || "(unnamed)" }), "nowrap"),
           cell("Bot ID", h("span", { className: "mono", text: bot.id })),
+          scopesCell(bot.scopes || botScopes.get(bot.id) || null, "Not listed"),
           cell("Created", when(bot.created_at, "—")),
           actionsCell(
             actionButton("Regenerate token", `Regenerate token of bot ${bot.name}`, (event) => confirmRegenerate(bot, event.currentTarget)),
@@ -1237,13 +1350,30 @@
         )
       )
     );
+    noteUnlistedScopes();
+  }
+
+  /** Says why a row shows no scopes, while one does not. */
+  function noteUnlistedScopes() {
+    $("bots-scopes-note").hidden = !$("bots-body").querySelector('td[data-label="Scopes"] .dim');
+  }
+
+  /** After a regeneration, the row shows the scopes the API just gave. */
+  function renderBotScopes(bot) {
+    const row = [...$("bots-body").rows].find((tr) => tr.dataset.bot === bot.id);
+    const scopes = bot.scopes || botScopes.get(bot.id);
+    if (row && scopes) row.querySelector('[data-label="Scopes"]').replaceWith(scopesCell(scopes));
+    noteUnlistedScopes();
   }
 
   function showBotToken(result, title, note) {
+    const scopes = result.bot.scopes;
+    if (Array.isArray(scopes)) botScopes.set(result.bot.id, scopes);
     showSecret("bots", title, note, [
       ["Token", result.token],
       ["Bot ID", result.bot.id],
       ["Account ID", result.bot.account_id],
+      ...(Array.isArray(scopes) ? [["Scopes", scopes.join(" ")]] : []),
     ]);
   }
 
@@ -1254,7 +1384,8 @@
     attempt(
       $("bot-create-error"),
       async () => {
-        const result = await call("POST", "/account/bots", { body: { name } });
+        const scopes = chosenScopes(form);
+        const result = await call("POST", "/account/bots", { body: { name, scopes } });
         form.reset();
         showBotToken(
           result,
@@ -1279,6 +1410,7 @@
         dialogOpener = null;
         $("confirm-dialog").close();
         showBotToken(result, `New token for “${bot.name}”`, "Copy it now. The previous token is revoked.");
+        renderBotScopes(result.bot);
       }
     );
   }
@@ -1291,6 +1423,7 @@
       "Delete bot",
       async () => {
         await call("DELETE", botPath(bot.id));
+        botScopes.delete(bot.id);
         hideSecret("bots");
         announce(`Bot ${bot.name} deleted`);
         await loadBots();
