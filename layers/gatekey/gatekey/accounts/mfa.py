@@ -30,6 +30,7 @@ import pyotp
 
 from gatekey import clock, policy
 from gatekey.accounts import audit
+from gatekey.accounts.lockout import Lockout
 from gatekey.accounts.users import get_user
 from gatekey.errors import Conflict, NotFound, ValidationFailed
 from gatekey.policy import Action
@@ -185,6 +186,13 @@ class MfaService:
             )
         codes = new_recovery_codes()
         recovery_kid = self.keyring.current_kid
+        event = audit.user_event(
+            user,
+            audit.MFA_ENROLLED,
+            actor=principal,
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
+        )
         self.store.enable_totp(
             user.user_id,
             nonce=nonce,
@@ -195,14 +203,9 @@ class MfaService:
             },
             recovery_kid=recovery_kid,
             keep_session_id=principal.session_id,
-            audit=audit.user_event(
-                user,
-                audit.MFA_ENROLLED,
-                actor=principal,
-                meta=meta,
-                retention_days=self.settings.audit_retention_days,
-            ),
+            audit=event,
         )
+        audit.emit(event)
         return {"recovery_codes": codes}
 
     def _verify_password(
@@ -210,8 +213,6 @@ class MfaService:
     ) -> None:
         """The password of an enrolment step, as a login attempt; a wrong one is recorded
         as a failed `mfa.enrolled`."""
-        from gatekey.accounts.sessions import SessionService  # sessions imports this module
-
         failure = audit.user_event(
             user,
             audit.MFA_ENROLLED,
@@ -220,8 +221,7 @@ class MfaService:
             retention_days=self.settings.audit_retention_days,
             outcome=audit.FAILURE,
         )
-        sessions = SessionService(self.store, self.keyring, self.settings)
-        sessions.verify_password(user, password, failure_event=failure)
+        Lockout(self.store, self.settings).verify_password(user, password, failure_event=failure)
 
     def reset_by_admin(
         self, admin: Principal, user_id: str, meta: RequestMeta | None = None
@@ -236,30 +236,25 @@ class MfaService:
         policy.check(admin, Action.RESET_MEMBER_MFA, policy.Request(target=user))
         if not is_enabled(user) or not user.totp_nonce:
             raise Conflict("Two-step verification is not on.")
-        self.store.reset_totp(
-            user.user_id,
-            nonce=user.totp_nonce,
-            audit=audit.user_event(
-                user,
-                audit.MFA_RESET_BY_ADMIN,
-                actor=admin,
-                meta=meta,
-                retention_days=self.settings.audit_retention_days,
-            ),
+        event = audit.user_event(
+            user,
+            audit.MFA_RESET_BY_ADMIN,
+            actor=admin,
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
         )
+        self.store.reset_totp(user.user_id, nonce=user.totp_nonce, audit=event)
+        audit.emit(event)
 
     def disable(
         self, principal: Principal, password: str, code: str, meta: RequestMeta | None = None
     ) -> None:
         """Turns MFA off with the password and a current code (TOTP or recovery code);
         a wrong one is a failed login attempt (it counts toward the lockout)."""
-        from gatekey.accounts.sessions import SessionService  # sessions imports this module
-
         policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
         if not is_enabled(user):
             raise Conflict("Two-step verification is not on.")
-        sessions = SessionService(self.store, self.keyring, self.settings)
 
         def second_factor(checked: User) -> bool:
             is_totp = _CODE.fullmatch("".join(code.split())) is not None
@@ -276,18 +271,18 @@ class MfaService:
             retention_days=self.settings.audit_retention_days,
             outcome=audit.FAILURE,
         )
-        sessions.verify_password(user, password, extra_check=second_factor, failure_event=failure)
-        self.store.disable_totp(
-            user.user_id,
-            nonce=str(user.totp_nonce),
-            audit=audit.user_event(
-                user,
-                audit.MFA_DISABLED,
-                actor=principal,
-                meta=meta,
-                retention_days=self.settings.audit_retention_days,
-            ),
+        Lockout(self.store, self.settings).verify_password(
+            user, password, extra_check=second_factor, failure_event=failure
         )
+        event = audit.user_event(
+            user,
+            audit.MFA_DISABLED,
+            actor=principal,
+            meta=meta,
+            retention_days=self.settings.audit_retention_days,
+        )
+        self.store.disable_totp(user.user_id, nonce=str(user.totp_nonce), audit=event)
+        audit.emit(event)
 
 
 def get_mfa_service() -> MfaService:

@@ -31,6 +31,7 @@ from aws_lambda_powertools import Logger
 from gatekey import clock, policy
 from gatekey.accounts import audit, mail
 from gatekey.accounts.audit import Actor, RequestMeta
+from gatekey.accounts.lockout import Lockout
 from gatekey.accounts.passwords import check_password_rule, hash_password
 from gatekey.accounts.users import get_user, normalize_email
 from gatekey.errors import (
@@ -83,6 +84,8 @@ def issue_reset_token(
     """Stores a new single-use token for `user` and returns it (the only copy)."""
     token, digest = _new_token()
     store.put_reset_token(_token_item(user, digest, purpose), audit=audit_event)
+    if audit_event is not None:
+        audit.emit(audit_event)
     return token
 
 
@@ -256,6 +259,7 @@ class PasswordService:
                 audit=event,
             )
             if issued:
+                audit.emit(event)
                 _send(self.store, user, RESET, token, console)
             else:
                 logger.info("reset not sent: bound reached", extra={"user_id": user.user_id})
@@ -291,6 +295,7 @@ class PasswordService:
             )
         except Conflict:
             raise _invalid_token() from None
+        audit.emit(event)
         return {"password_reset": True, "sessions_ended": ended}
 
     def change(
@@ -303,8 +308,6 @@ class PasswordService:
     ) -> dict[str, Any]:
         """The signed-in user's new password: the current one is checked as a login attempt
         (lockout), then every other session ends; API keys keep working."""
-        from gatekey.accounts.sessions import SessionService
-
         policy.check(principal, Action.CHANGE_OWN_SECURITY)
         user = get_user(self.store, principal.user_id)
 
@@ -318,16 +321,15 @@ class PasswordService:
                 outcome=outcome,
             )
 
-        SessionService(self.store, self.keyring, self.settings).verify_password(
+        Lockout(self.store, self.settings).verify_password(
             user, current_password, failure_event=event(audit.FAILURE)
         )
         check_password_rule(new_password, user.email)
+        success = event(audit.SUCCESS)
         ended = self.store.set_password(
-            user,
-            hash_password(new_password),
-            keep_session_id=principal.session_id,
-            audit=event(audit.SUCCESS),
+            user, hash_password(new_password), keep_session_id=principal.session_id, audit=success
         )
+        audit.emit(success)
         return {"password_changed": True, "sessions_ended": ended}
 
 

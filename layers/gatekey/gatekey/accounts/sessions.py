@@ -1,10 +1,7 @@
 """Login and refresh: from credentials to a stored session and its two tokens.
 
-Also the password check that other routes share with login (changing the password,
-turning MFA off): it counts toward the same lockout, which is per user. Only that user's
-own success (or a password reset) clears it; another user's login never does, even one
-with the same email in another account. An email that names no user is throttled on a
-counter of its own.
+Every attempt counts on the per-user lockout (`lockout`), which the other routes that
+check a password share.
 """
 
 from __future__ import annotations
@@ -17,6 +14,7 @@ from typing import Any, TypeVar, cast
 from gatekey import clock, metrics
 from gatekey.accounts import audit, mfa
 from gatekey.accounts.audit import RequestMeta
+from gatekey.accounts.lockout import Lockout, user_counter
 from gatekey.accounts.passwords import verify_password
 from gatekey.accounts.users import normalize_email, public_user
 from gatekey.errors import (
@@ -34,13 +32,7 @@ from gatekey.tokens import session_tokens
 from gatekey.tokens.keyring import Keyring
 
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
-FAILURE_WINDOW = 3600  # failures (and past lockouts) are remembered this long
-MAX_LOCKOUT_SECONDS = 3600
 OPEN_SESSION_ATTEMPTS = 3  # fresh reads of a user who changed during the login
-
-
-def _counter(user: User) -> str:
-    return item_keys.user_login_counter(user.user_id)
 
 
 LoginFunction = TypeVar("LoginFunction", bound=Callable[..., dict[str, Any]])
@@ -70,6 +62,7 @@ class SessionService:
         self.store = store
         self.keyring = keyring
         self.settings = settings
+        self.lockout = Lockout(store, settings)
 
     @_counted_by_outcome
     def login(
@@ -100,14 +93,14 @@ class SessionService:
         # An unknown email does the same reads and hashing as a wrong password.
         if not users:
             self.store.get_user(ABSENT_USER_ID)
-        counters = [_counter(user) for user in users] or [item_keys.email_login_counter(email)]
-        reserved = self._reserve_attempts(counters, now)
+        counters = [user_counter(user) for user in users] or [item_keys.email_login_counter(email)]
+        reserved = self.lockout.reserve_attempts(counters, now)
         locked = [counter for counter in counters if counter not in reserved]
         if not reserved:
             throttled = [(user, audit.LOGIN_THROTTLED) for user in users]
             self._audit_login(throttled, meta, email, now, unknown_action=audit.LOGIN_THROTTLED)
-            raise self._throttled(locked, now)
-        open_users = [user for user in users if _counter(user) in reserved]
+            raise self.lockout.throttled(locked, now)
+        open_users = [user for user in users if user_counter(user) in reserved]
         matched = [user for user in open_users if verify_password(user.password_hash, password)]
         if not users:
             verify_password(None, password)
@@ -115,20 +108,20 @@ class SessionService:
         matched_ids = {user.user_id for user in matched}
         failed = [user for user in open_users if user.user_id not in matched_ids]
         for user in failed:
-            self._record_failure(_counter(user), reserved[_counter(user)], now)
+            self.lockout.record_failure(user_counter(user), reserved[user_counter(user)], now)
         if not users:
-            self._record_failure(counters[0], reserved[counters[0]], now)
+            self.lockout.record_failure(counters[0], reserved[counters[0]], now)
         if not matched:
             outcomes = [(user, audit.LOGIN_FAILURE) for user in failed]
             outcomes += [
-                (user, audit.LOGIN_THROTTLED) for user in users if _counter(user) in locked
+                (user, audit.LOGIN_THROTTLED) for user in users if user_counter(user) in locked
             ]
             self._audit_login(outcomes, meta, email, now)
             # A locked user's password was not checked: the answer cannot say it is wrong.
-            raise self._throttled(locked, now) if locked else InvalidCredentials()
+            raise self.lockout.throttled(locked, now) if locked else InvalidCredentials()
         if len(matched) > 1:
             for user in matched:
-                self.store.clear_login_failures(_counter(user))
+                self.store.clear_login_failures(user_counter(user))
             raise ValidationFailed.field(
                 "account_id",
                 "This email belongs to several accounts: give account_id.",
@@ -136,7 +129,7 @@ class SessionService:
                 extra={"account_ids": sorted(user.account_id for user in matched)},
             )
         user = matched[0]
-        counter = _counter(user)
+        counter = user_counter(user)
         if mfa.is_enabled(user):
             self._check_second_factor(
                 user, counter, reserved[counter], now, totp, recovery_code, meta, email
@@ -163,32 +156,6 @@ class SessionService:
             "user": public_user(user),
         }
 
-    def verify_password(
-        self,
-        user: User,
-        password: str,
-        *,
-        extra_check: Callable[[User], bool] | None = None,
-        failure_event: Item | None = None,
-    ) -> None:
-        """The password of a signed-in user (and `extra_check`, e.g. an MFA code, only once
-        the password matched), as one login attempt on the user's own lockout: 401
-        `invalid_credentials` when wrong, 429 once the user is locked."""
-        counter = _counter(user)
-        now = clock.now()
-        reserved = self._reserve_attempts([counter], now)
-        if counter not in reserved:
-            raise self._throttled([counter], now)
-        matched = verify_password(user.password_hash, password)
-        if matched and extra_check is not None:
-            matched = extra_check(user)
-        if not matched:
-            self._record_failure(counter, reserved[counter], now)
-            if failure_event is not None:
-                audit.record(self.store, failure_event)
-            raise InvalidCredentials()
-        self.store.clear_login_failures(counter)
-
     def _users_of(self, email: str, account_id: str | None) -> list[User]:
         candidates = self.store.find_user_ids_by_email(email)
         if account_id is not None:
@@ -210,12 +177,12 @@ class SessionService:
         with a wrong or replayed one 401 `invalid_credentials`; both count as failures
         (otherwise "password only" requests would reset the count between code guesses)."""
         if not (totp or recovery_code):
-            self._record_failure(counter, throttle, now)
+            self.lockout.record_failure(counter, throttle, now)
             raise MfaRequired()
         if not mfa.check_second_factor(
             self.store, self.keyring, user, totp=totp, recovery_code=recovery_code
         ):
-            self._record_failure(counter, throttle, now)
+            self.lockout.record_failure(counter, throttle, now)
             self._audit_login([(user, audit.LOGIN_FAILURE)], meta, email, now)
             raise InvalidCredentials()
 
@@ -256,46 +223,6 @@ class SessionService:
         access_token, expires_in = self._access_token(Session.from_item(session), clock.now())
         return {"access_token": access_token, "expires_in": expires_in}
 
-    def _reserve_attempts(self, counters: list[str], now: int) -> dict[str, Item]:
-        """Counts this attempt up front on each lockout counter, each one atomic
-        conditional update: returns the counters that took it, with their counts. A
-        locked counter, or one whose attempts in flight already reach the limit, refuses
-        it, and the password of its user is not looked at."""
-        reserved: dict[str, Item] = {}
-        for counter in counters:
-            throttle = self.store.reserve_login_attempt(
-                counter,
-                now=now,
-                max_failures=self.settings.login_max_failures,
-                ttl=now + FAILURE_WINDOW,
-            )
-            if throttle is not None:
-                reserved[counter] = throttle
-        return reserved
-
-    def _throttled(self, counters: list[str], now: int) -> Throttled:
-        """429 until the longest of these lockouts ends."""
-        until = max(
-            int((self.store.get_login_throttle(counter) or {}).get("locked_until") or 0)
-            for counter in counters
-        )
-        return Throttled(retry_after=until - now if until > now else 1)
-
-    def _record_failure(self, counter: str, throttle: Item, now: int) -> None:
-        """The attempt stays counted; the one that reaches the limit starts a lockout,
-        60 s (the setting) the first time and twice as long at each repeat, up to 1 h."""
-        if int(throttle["failures"]) < self.settings.login_max_failures:
-            return
-        lockouts = int(throttle.get("lockouts") or 0)
-        duration = min(self.settings.login_lockout_seconds * 2**lockouts, MAX_LOCKOUT_SECONDS)
-        self.store.lock_login(
-            counter,
-            until=now + duration,
-            lockouts=lockouts + 1,
-            ttl=now + duration + FAILURE_WINDOW,
-        )
-        metrics.count(metrics.LOCKOUTS)
-
     def _open_session(
         self, user: User, user_agent: str | None, now: int, meta: RequestMeta | None = None
     ) -> Session:
@@ -305,17 +232,14 @@ class SessionService:
         the login as a wrong password would; a new role is simply copied."""
         for _ in range(OPEN_SESSION_ATTEMPTS):
             session = self._new_session(user, user_agent, now)
+            event = audit.user_event(
+                user,
+                audit.LOGIN_SUCCESS,
+                meta=meta,
+                retention_days=self.settings.audit_retention_days,
+            )
             try:
-                self.store.open_session(
-                    session.to_item(),
-                    owner=user,
-                    audit=audit.user_event(
-                        user,
-                        audit.LOGIN_SUCCESS,
-                        meta=meta,
-                        retention_days=self.settings.audit_retention_days,
-                    ),
-                )
+                self.store.open_session(session.to_item(), owner=user, audit=event)
             except OwnerChanged:
                 fresh = self.store.get_user(user.user_id)
                 if (
@@ -326,6 +250,7 @@ class SessionService:
                     raise InvalidCredentials() from None
                 user = fresh
                 continue
+            audit.emit(event)
             return session
         raise Conflict()
 

@@ -3,7 +3,7 @@ role, disable/enable, delete, and read the audit log.
 
 The last-admin rule holds under concurrency without a counter: a change that takes
 an enabled admin away carries, in its transaction, a condition that ANOTHER enabled
-admin still is one (`Store.enabled_admin_check`) and a condition that the target
+admin still is one (`remaining_admin_id` of `Store.change_user`) and a condition that the target
 still has the role and state it was read with. DynamoDB serializes transactions on
 the same items, so of two admins demoting each other at once at most one succeeds;
 a stale read is retried from a fresh one.
@@ -91,6 +91,7 @@ class UserAdminService:
         }
         event = self._event(admin, audit.USER_CREATED, user_id, meta)
         user = self.store.create_user(item, audit=event)
+        audit.emit(event)
         if password is None:
             from gatekey.accounts import reset
 
@@ -122,17 +123,19 @@ class UserAdminService:
             if not changes:  # also completes an earlier change that failed half-way
                 self.store.sync_credentials(user)
                 return {"user": user_view(user)}
-            guard = self._guard(user, replace(user, **changes))
+            remaining_admin = self._remaining_admin(user, replace(user, **changes))
+            event = self._event(admin, audit.USER_UPDATED, user_id, meta)
             try:
                 changed = self.store.change_user(
                     user,
                     changes,
                     expect=_state(user),
-                    extra_actions=guard,
-                    audit=self._event(admin, audit.USER_UPDATED, user_id, meta),
+                    remaining_admin_id=remaining_admin,
+                    audit=event,
                 )
             except Conflict:
                 continue  # changed meanwhile (or the other admin did): decide again
+            audit.emit(event)
             return {"user": user_view(changed)}
         raise Conflict()
 
@@ -142,16 +145,15 @@ class UserAdminService:
         for _ in range(ATTEMPTS):
             user = self._member(admin, user_id)
             policy.check(admin, Action.MANAGE_USERS, policy.Request(target=user))
-            guard = self._guard(user, replace(user, disabled=True))
+            remaining_admin = self._remaining_admin(user, replace(user, disabled=True))
+            event = self._event(admin, audit.USER_DELETED, user_id, meta)
             try:
                 self.store.delete_user(
-                    user,
-                    expect=_state(user),
-                    guard_actions=guard,
-                    audit=self._event(admin, audit.USER_DELETED, user_id, meta),
+                    user, expect=_state(user), remaining_admin_id=remaining_admin, audit=event
                 )
             except Conflict:
                 continue
+            audit.emit(event)
             return
         raise Conflict()
 
@@ -184,11 +186,11 @@ class UserAdminService:
             raise NotFound()
         return user
 
-    def _guard(self, before: User, after: User) -> list[dict[str, Any]]:
-        """The condition that another enabled admin remains, when this change takes
-        one away; LastAdmin when there is none."""
+    def _remaining_admin(self, before: User, after: User) -> str | None:
+        """Another enabled admin, whom the change requires to remain one when it takes
+        an admin away (None when it takes none away); LastAdmin when there is none."""
         if not is_enabled_admin(before) or is_enabled_admin(after):
-            return []
+            return None
         others = [
             user
             for user in self.store.list_account_users(before.account_id)
@@ -198,7 +200,7 @@ class UserAdminService:
             raise LastAdmin()
         # The oldest admin: the one least likely to be the target of a concurrent change.
         other = min(others, key=lambda user: (user.created_at, user.user_id))
-        return [self.store.enabled_admin_check(other.user_id)]
+        return other.user_id
 
     @staticmethod
     def _event(admin: Principal, action: str, user_id: str, meta: audit.RequestMeta | None) -> Item:

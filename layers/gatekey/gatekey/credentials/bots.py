@@ -54,6 +54,7 @@ class BotService:
         event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
         token_key = self._token_key(User.from_item(item), bot_scopes, expires_at)
         user, key = self.store.create_bot(item, token_key, audit=event)
+        audit.emit(event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
 
     def list(self, admin: Principal) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class BotService:
         bot = self._bot(admin, bot_id)
         event = _bot_event(admin, audit.BOT_DELETED, bot_id, meta)
         self.store.delete_user(bot, audit=event)
+        audit.emit(event)
 
     def regenerate_token(
         self, admin: Principal, bot_id: str, meta: audit.RequestMeta | None = None
@@ -85,6 +87,7 @@ class BotService:
         event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
         token_key = self._token_key(bot, bot_scopes, expires_at)
         key = self.store.replace_bot_token(bot, token_key, audit=event)
+        audit.emit(event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
     def _token_key(self, bot: User, bot_scopes: tuple[str, ...], expires_at: int | None) -> Item:

@@ -141,10 +141,11 @@ class KeyService:
                 created = self.store.create_key(
                     key, owner=user, creator=_credential_item(owner), audit=event
                 )
-                return key_view(created, self.keyring)
             except OwnerChanged:  # changed meanwhile: decide again on a fresh read, once
                 time.sleep(random.uniform(0.02, 0.1))  # noqa: S311 - the change is syncing
                 continue
+            audit.emit(event)
+            return key_view(created, self.keyring)
         raise Conflict()
 
     def list(self, owner: Principal) -> dict[str, Any]:
@@ -173,11 +174,15 @@ class KeyService:
         if not changes:
             return key_view(key)
         event = _key_event(owner, audit.KEY_UPDATED, handle, meta)
-        return key_view(self.store.update_key(key, changes, audit=event))
+        updated = self.store.update_key(key, changes, audit=event)
+        audit.emit(event)
+        return key_view(updated)
 
     def delete(self, owner: Principal, handle: str, meta: audit.RequestMeta | None = None) -> None:
         key = self._owned(owner, handle)
-        self.store.delete_key(key, audit=_key_event(owner, audit.KEY_DELETED, handle, meta))
+        event = _key_event(owner, audit.KEY_DELETED, handle, meta)
+        self.store.delete_key(key, audit=event)
+        audit.emit(event)
 
     def rotate(
         self,
@@ -189,9 +194,9 @@ class KeyService:
         key = self._owned(owner, handle)
         policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.get("expires_at")))
         event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
-        return key_view(self.rotate_key(key, grace_seconds, audit=event), self.keyring)
+        return key_view(self.rotate_key(key, grace_seconds, event=event), self.keyring)
 
-    def rotate_key(self, key: Item, grace_seconds: int, *, audit: Item | None = None) -> Item:
+    def rotate_key(self, key: Item, grace_seconds: int, *, event: Item | None = None) -> Item:
         """A new version; the old one works until min(now + grace, the key's expiry)."""
         record = ApiKey.from_item(key)
         now = clock.now()
@@ -205,7 +210,10 @@ class KeyService:
             "previous_secret_kid": record.secret_kid,
             "previous_valid_until": valid_until if grace_seconds > 0 else now,
         }
-        return self.store.update_key(key, changes, expected_version=record.version, audit=audit)
+        rotated = self.store.update_key(key, changes, expected_version=record.version, audit=event)
+        if event is not None:
+            audit.emit(event)
+        return rotated
 
     def _owned(self, owner: Principal, handle: str) -> Item:
         """The caller's key by handle; another user's key is simply not found."""

@@ -34,6 +34,7 @@ class RevocationService:
         # A session ended meanwhile by another request: logged out all the same.
         with contextlib.suppress(NotFound):
             self.store.delete_session(principal.session_id, audit=event)
+            audit.emit(event)
         return {"logout": True}
 
     def revoke(
@@ -55,30 +56,35 @@ class RevocationService:
                 event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, handle, meta)
                 with contextlib.suppress(NotFound):  # revoked meanwhile: nothing left to do
                     self.store.delete_key(item, audit=event)
+                    audit.emit(event)
             return
         if principal.token_id is None or principal.token_expires_at is None:
             raise BadRequest("This token cannot be revoked; delete its key instead.")
         expires_at = max(principal.token_expires_at, clock.now() + 1)
         if principal.token_type == SESSION:
             session_id = str(principal.session_id)
+            event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta)
             self.store.revoke_access_token(
                 principal.token_id,
                 session_id=session_id,
                 user_id=principal.user_id,
                 expires_at=expires_at,
-                audit=_event(actor, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta),
+                audit=event,
             )
+            audit.emit(event)
             return
         item = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
         if item is not None:  # a deleted key's JWTs are dead already
             key = ApiKey.from_item(item)
+            event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key.handle, meta)
             self.store.revoke_client_jwt(
                 principal.token_id,
                 key_id=key.key_id,
                 user_id=principal.user_id,
                 expires_at=expires_at,
-                audit=_event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key.handle, meta),
+                audit=event,
             )
+            audit.emit(event)
 
     def revoke_given(
         self, caller: Principal, token: str, meta: audit.RequestMeta | None = None
@@ -105,6 +111,7 @@ class RevocationService:
             event = _event(caller, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta)
             with contextlib.suppress(NotFound):  # ended meanwhile
                 self.store.delete_session(session_id, audit=event)
+                audit.emit(event)
 
     def list_sessions(self, principal: Principal) -> dict[str, Any]:
         policy.check(principal, Action.MANAGE_SESSIONS)
@@ -135,6 +142,7 @@ class RevocationService:
             raise NotFound()
         event = _event(principal, audit.SESSION_ENDED, audit.TARGET_SESSION, session_id, meta)
         self.store.delete_session(session_id, audit=event)
+        audit.emit(event)
 
 
 def _event(

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gatekey.accounts import audit as audit_log
 from gatekey.errors import PermissionMisconfigured, ServiceUnavailable
 from gatekey.store import item_keys
 from gatekey.store.serialization import Item, from_item, is_expired, to_item, values
@@ -316,16 +315,8 @@ class StoreBase:
     def _with_audit(self, actions: list[Action], event: Item | None) -> list[Action]:
         return actions if event is None else [*actions, self.audit_put_action(event)]
 
-    @staticmethod
-    def _emit(event: Item | None) -> None:
-        """The event's log line, once the transaction that stored it has succeeded."""
-        if event is not None:
-            audit_log.emit(event)
-
     def _transact_audited(self, actions: list[Action], audit: Item | None) -> list[str]:
-        """Runs actions and their audit event in one transaction; the event's log line
-        follows a success. Returns the cancellation codes ([] on success)."""
-        codes = self._transact(self._with_audit(actions, audit))
-        if not codes:
-            self._emit(audit)
-        return codes
+        """Runs actions and their audit event in one transaction. Returns the
+        cancellation codes ([] on success). The store writes no log line: the service
+        that made the event writes it (`audit.emit`) once the operation has returned."""
+        return self._transact(self._with_audit(actions, audit))

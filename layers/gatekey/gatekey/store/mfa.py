@@ -159,7 +159,6 @@ class Mfa(StoreBase):
         codes = self._transact(required + ended[:room])
         if codes:
             return codes
-        self._emit(audit)
         for start in range(room, len(ended), TRANSACTION_LIMIT):
             self._transact(ended[start : start + TRANSACTION_LIMIT])
         return []

@@ -116,14 +116,15 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         changes: Item,
         *,
         expect: Item | None = None,
-        extra_actions: list[Action] | None = None,
+        remaining_admin_id: str | None = None,
         audit: Item | None = None,
     ) -> User:
         """Writes `changes` (role, disabled) to a user, then to every session and key of
         theirs, so the next authorization sees them with its one read; returns the user
         as written.
 
-        The user item, `extra_actions` (say, a check that another admin remains) and the
+        The user item, the condition that `remaining_admin_id` is still an enabled admin
+        (the last-admin rule, when the change takes an admin away) and the
         audit event go in one transaction, which also bumps the credentials version and
         requires the user unchanged since `user` was read (else Conflict: decide again);
         `expect` ({attribute: value}) adds conditions (a false boolean also matches an
@@ -141,7 +142,9 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
             else:
                 conditions.append(f"#e{i} = :e{i}")
         update, version = self._version_bump(user, expression, conditions, change_values, names)
-        required = [{"Update": update}, *(extra_actions or [])]
+        required: list[Action] = [{"Update": update}]
+        if remaining_admin_id is not None:
+            required.append(self.enabled_admin_check(remaining_admin_id))
         codes = self._transact_audited(required, audit)
         if codes:
             raise Conflict() if codes[0] == "ConditionalCheckFailed" or expect else NotFound()
@@ -228,7 +231,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         user: User,
         *,
         expect: Item | None = None,
-        guard_actions: list[Action] | None = None,
+        remaining_admin_id: str | None = None,
         audit: Item | None = None,
     ) -> None:
         """Deletes a user, its email claim, sessions and keys, whatever their number.
@@ -236,11 +239,11 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         The user is disabled first (`change_user`: version bumped, every credential
         disabled), so nothing can be created for it any more and a failure half-way
         through the deletes (transactions of at most 100 actions) leaves nothing usable.
-        `expect` and `guard_actions` go with that first step; the audit event goes with
+        `expect` and `remaining_admin_id` go with that first step; the audit event goes with
         the last one, which removes the user item, so it is recorded when the user is gone.
         """
         disabled = self.change_user(
-            user, {"disabled": True}, expect=expect, extra_actions=guard_actions
+            user, {"disabled": True}, expect=expect, remaining_admin_id=remaining_admin_id
         )
         actions: list[Action] = []
         for key in self.list_keys(user.user_id):

@@ -122,7 +122,7 @@ class Users(StoreBase):
             }
         }
 
-    def enabled_admin_check(self, user_id: str) -> dict[str, Any]:
+    def enabled_admin_check(self, user_id: str) -> Action:
         """A transaction condition: `user_id` is still an enabled admin when it commits.
 
         Demoting, disabling or deleting an admin carries this check on ANOTHER enabled
