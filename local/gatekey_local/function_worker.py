@@ -21,6 +21,10 @@ the socket ``FD``, one pickled message at a time:
 asks for botocore's DEBUG lines gets the function's too). ``patches`` are module
 attributes a test sets in the function (``{(module, attribute): value}``, e.g. a
 :class:`FrozenClock`); one no longer listed gets its own value back.
+
+The worker ignores SIGINT: the runner stops it (SIGTERM), so a Ctrl-C prints no
+traceback from a function's process. Its stdout and stderr are pipes the runner reads
+(``lambda_runner.FunctionOutput``), as Lambda reads a function's into CloudWatch.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import io
 import json
 import logging
 import pickle
+import signal
 import socket
 import sys
 import threading
@@ -250,6 +255,10 @@ class _Worker:
 
 
 def main(argv: list[str]) -> int:
+    # The runner stops its workers: a Ctrl-C meant for it is not the function's (its
+    # process group already keeps the terminal's SIGINT away; this covers a signal sent
+    # to the group by other means).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Each line reaches the terminal (or file) as it is written, as Lambda's runtime
     # sends each line to CloudWatch, even when stdout is not a terminal.
     for stream in (sys.stdout, sys.stderr):

@@ -17,6 +17,15 @@ of a function (or of the local run) changed there since the runner started repla
 that function's value and, as a configuration update does in Lambda, the next
 invocation starts a fresh environment. Tests use this to change settings of a running
 local API; ``make run`` never changes its environment.
+
+What a function writes on stdout and stderr is what Lambda sends to CloudWatch; the
+runner reads it and shows it on its own stdout and stderr, as the log stream a
+developer watches (``FunctionOutput``): a JSON log line at the level of the logger
+``gatekey_local.functions`` or above, every line that is not a JSON log line (prints,
+tracebacks), and the records CloudWatch keeps rather than a person reads (audit events
+and EMF metric documents) only at DEBUG. The functions write the same lines whatever
+that level. A worker runs in a process group of its own and ignores SIGINT, so Ctrl-C
+in a terminal reaches the runner alone, which stops the workers.
 """
 
 from __future__ import annotations
@@ -34,13 +43,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from gatekey_local.cloudformation import TemplateError
 from gatekey_local.function_worker import Init, PatchKey, has_handler, restored_record
 from gatekey_local.iam_roles import FunctionRole
 from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_AWS_ENVIRONMENT, LOCAL_REGION
 from gatekey_local.sam_model import Api, Authorizer, FunctionSource, Template
+
+FUNCTION_OUTPUT_LOGGER = "gatekey_local.functions"
+"""Its level says which lines of the functions' output are shown (``FunctionOutput``)."""
 
 INIT_TIMEOUT_SECONDS = 10
 """Lambda's limit on a function's init phase (its imports)."""
@@ -142,6 +154,66 @@ class FunctionEnvironments:
         return changed
 
 
+_LEVELS = {
+    name: value
+    for name, value in logging.getLevelNamesMapping().items()
+    if name in ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL")
+}
+
+
+class FunctionOutput:
+    """Which lines of a function's stdout and stderr the runner shows (module docstring)."""
+
+    @staticmethod
+    def is_record(document: Mapping[str, Any]) -> bool:
+        """An EMF metric document, or an audit event's log line: data that CloudWatch
+        keeps (metrics, the audit trail), not a message for whoever runs the API."""
+        metadata = document.get("_aws")
+        if isinstance(metadata, dict) and "CloudWatchMetrics" in metadata:
+            return True
+        return document.get("message") == "audit" and "audit" in document
+
+    @classmethod
+    def shown(cls, line: str) -> bool:
+        logger = logging.getLogger(FUNCTION_OUTPUT_LOGGER)
+        if not line.startswith("{"):
+            return True
+        try:
+            document = json.loads(line)
+        except ValueError:
+            return True
+        if not isinstance(document, dict):
+            return True
+        if cls.is_record(document):
+            return logger.isEnabledFor(logging.DEBUG)
+        level = document.get("level")
+        if isinstance(level, str) and level.upper() in _LEVELS:
+            return logger.isEnabledFor(_LEVELS[level.upper()])
+        return True
+
+    @classmethod
+    def relay(cls, source: IO[bytes], stream_name: str) -> threading.Thread:
+        """A thread that copies ``source`` line by line to this process's
+        ``sys.stdout`` or ``sys.stderr`` (looked up at each line: tests capture them)."""
+
+        def copy() -> None:
+            with source:
+                for raw in iter(source.readline, b""):
+                    line = raw.decode("utf-8", errors="replace")
+                    if not cls.shown(line.rstrip("\r\n")):
+                        continue
+                    target = getattr(sys, stream_name)
+                    try:
+                        target.write(line if line.endswith("\n") else line + "\n")
+                        target.flush()
+                    except (OSError, ValueError):  # closed (a test's capture ended)
+                        pass
+
+        thread = threading.Thread(target=copy, name=f"function-{stream_name}", daemon=True)
+        thread.start()
+        return thread
+
+
 class _Worker:
     """The process of one function's execution environment."""
 
@@ -157,9 +229,17 @@ class _Worker:
                 env=self.environment,
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                process_group=0,  # Ctrl-C in a terminal is the runner's to handle
             )
         finally:
             theirs.close()
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._relays = [
+            FunctionOutput.relay(self._process.stdout, "stdout"),
+            FunctionOutput.relay(self._process.stderr, "stderr"),
+        ]
         self._connection = Connection(ours.detach())
         init = Init(
             function_name=function.name,
@@ -220,6 +300,8 @@ class _Worker:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        for relay in self._relays:  # the last lines the function wrote
+            relay.join(timeout=2)
 
 
 def _log_levels() -> dict[str, int]:

@@ -22,6 +22,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,9 +154,15 @@ def run_local(
     functions get the endpoint (default 127.0.0.1:GATEKEY_DYNAMODB_PORT), table and
     signing key (GATEKEY_SECRET, else ``data_dir``/signing-key.json) of the gatekey that
     ``make run`` serves; with ``authorizer_sources`` given, they must exist.
+
+    It says what it is doing, with durations, on stdout, and ends the start-up with the
+    APIs' URLs. GATEKEY_LOG_LEVEL (default INFO) is the level of what it logs on stderr:
+    one access line per request, warnings and errors, and the functions' output
+    (``lambda_runner.FunctionOutput``: their audit and metric lines at DEBUG only).
     """
-    _log_requests_to_stderr()
+    started = time.monotonic()
     environ = os.environ
+    _configure_logging(environ.get(LOG_LEVEL_ENV) or "INFO")
     api_port = port if port is not None else int(environ.get("GATEKEY_PORT", DEFAULT_API_PORT))
     database_port = (
         dynamodb_port
@@ -173,15 +180,23 @@ def run_local(
     use_local_aws_defaults(environ)
 
     database: DynamoDBLocal | None = None
-    if template.table is None:
-        endpoint = endpoint or f"http://{LOCAL_HOST}:{database_port}"
-    elif endpoint is None:
-        database = DynamoDBLocal(port=database_port, db_path=data_path / "dynamodb")
-        database.start()
-        endpoint = database.endpoint
     try:
+        if template.table is None:
+            endpoint = endpoint or f"http://{LOCAL_HOST}:{database_port}"
+        elif endpoint is None:
+            database = DynamoDBLocal(port=database_port, db_path=data_path / "dynamodb")
+            with _step(
+                f"Starting DynamoDB Local on {LOCAL_HOST}:{database_port} "
+                f"(data in {data_path / 'dynamodb'})",
+                "DynamoDB Local is up",
+            ):
+                database.start()
+            endpoint = database.endpoint
+        else:
+            _say(f"Using the DynamoDB at {endpoint} (DYNAMODB_ENDPOINT)")
         if template.table is not None:
-            ensure_table(endpoint, table_name, template)
+            with _step(f"Creating table {table_name} if absent", f"Table {table_name}") as done:
+                done.append("created" if ensure_table(endpoint, table_name, template) else "found")
             secret: str | None = environ.get("GATEKEY_SECRET") or load_or_create_signing_secret(
                 data_path
             )
@@ -198,6 +213,10 @@ def run_local(
         }
         if secret is not None:
             function_env["GATEKEY_SECRET"] = secret
+        _say(
+            f"Starting the API from {template_path}: {len(template.functions)} functions "
+            f"(each in its own process from its first request), {len(template.routes)} routes"
+        )
         try:
             emulator = ApiGatewayEmulator(
                 template,
@@ -211,22 +230,53 @@ def run_local(
                 f"{exc}: stop what holds it, or choose another port with --port or "
                 "GATEKEY_PORT (a template's APIs take consecutive ports from it)"
             ) from exc
-        with _stop_requested_by_signal() as stop_requested, BackgroundApi(emulator) as api:
-            for api_id, url in api.urls.items():
-                for line in _api_lines(template.apis[api_id], template, url):
-                    print(line, flush=True)
-            print(_iam_line(emulator, sources=bool(authorizer_sources)), flush=True)
-            shared = "" if template.table is not None else ", of the gatekey local run"
-            print(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})", flush=True)
-            print(f"Messages (reset and set-password links): {outbox}/*.eml", flush=True)
-            print(
-                "Ctrl-C stops the API" + (" and DynamoDB Local." if database else "."), flush=True
-            )
-            while not stop_requested.wait(timeout=0.5):
-                pass
+        with _stop_requested_by_signal() as stop_requested:
+            with BackgroundApi(emulator) as api:
+                lines: list[str] = []
+                for api_id in api.urls:
+                    lines += _route_lines(template.apis[api_id], template)
+                lines.append(_iam_line(emulator, sources=bool(authorizer_sources)))
+                shared = "" if template.table is not None else ", of the gatekey local run"
+                lines.append(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})")
+                lines.append(f"Messages (reset and set-password links): {outbox}/*.eml")
+                lines.append(
+                    "Logs: one line per request; GATEKEY_LOG_LEVEL=DEBUG adds the functions' "
+                    "audit and metric lines."
+                )
+                stops = "the API and DynamoDB Local" if database else "the API"
+                lines.append(f"Ready in {time.monotonic() - started:.1f} s. Ctrl-C stops {stops}.")
+                # The URLs last, in one write: what to open (and what tests wait for).
+                lines += [_url_line(template.apis[api_id], url) for api_id, url in api.urls.items()]
+                print("\n".join(lines), flush=True)
+                while not stop_requested.wait(timeout=0.5):
+                    pass
+            if database is not None:
+                database.stop()
+            if sys.stdout.isatty():
+                print()  # after the terminal's ^C
+            print(f"gatekey local stopped ({stops}).", flush=True)
     finally:
         if database is not None:
             database.stop()
+
+
+LOG_LEVEL_ENV = "GATEKEY_LOG_LEVEL"
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+@contextmanager
+def _step(doing: str, done: str) -> Iterator[list[str]]:
+    """``doing...`` now, ``done (N s).`` when the block ends; the block may append a word
+    to ``done`` (``Table gatekey: created (0.3 s).``)."""
+    _say(f"{doing}...")
+    started = time.monotonic()
+    outcome: list[str] = []
+    yield outcome
+    suffix = f": {outcome[0]}" if outcome else ""
+    _say(f"{done}{suffix} ({time.monotonic() - started:.1f} s).")
 
 
 def _iam_line(emulator: ApiGatewayEmulator, *, sources: bool) -> str:
@@ -238,30 +288,52 @@ def _iam_line(emulator: ApiGatewayEmulator, *, sources: bool) -> str:
     return line + "; GATEKEY_ENFORCE_IAM=false turns this off."
 
 
-def _log_requests_to_stderr() -> None:
-    """Give the local run's loggers their own handler: Powertools puts a filter on the
-    root handlers that drops every logger whose name contains its service name
-    ("gatekey"), which would silence the request log and handler tracebacks."""
+class _LogFormatter(logging.Formatter):
+    """``12:00:01 POST /auth/login 200 62 ms``; other levels than INFO are named."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+        self._info = logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.INFO:
+            return self._info.format(record)
+        return super().format(record)
+
+
+def _configure_logging(level_name: str) -> None:
+    """Give the local run's loggers their own handler, at GATEKEY_LOG_LEVEL: Powertools
+    puts a filter on the root handlers that drops every logger whose name contains its
+    service name ("gatekey"), which would silence the access log and tracebacks."""
+    level = level_name.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise LocalRunError(
+            f"{LOG_LEVEL_ENV}={level_name!r}: use DEBUG, INFO (the default), WARNING or ERROR"
+        )
     local_logger = logging.getLogger("gatekey_local")
     if not local_logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(_LogFormatter())
         local_logger.addHandler(handler)
-        local_logger.setLevel(logging.INFO)
         local_logger.propagate = False
+    local_logger.setLevel(level)
 
 
-def _api_lines(api: Api, template: Template, url: str) -> list[str]:
-    """``gatekey local API: URL  (Id: REST API, stage v1)`` and a line per route."""
-    lines = [
-        f"gatekey local API: {url}  ({api.logical_id}: {api.protocol} API, stage {api.stage_name})"
-    ]
+def _route_lines(api: Api, template: Template) -> list[str]:
+    """``GatekeyApi (REST API, stage v1):`` and a line per route, with its authorizer."""
+    lines = [f"{api.logical_id} ({api.protocol} API, stage {api.stage_name}):"]
     for route in template.routes:
         if route.api_id == api.logical_id:
             authorizer = effective_authorizer(route, api)
             guard = f"  [{authorizer.name}]" if authorizer is not None else ""
             lines.append(f"  {route.method:<7} {route.path}{guard}")
     return lines
+
+
+def _url_line(api: Api, url: str) -> str:
+    """``gatekey local API: URL  (Id: REST API, stage v1)``."""
+    stage = f"{api.logical_id}: {api.protocol} API, stage {api.stage_name}"
+    return f"gatekey local API: {url}  ({stage})"
 
 
 @contextmanager

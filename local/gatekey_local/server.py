@@ -9,7 +9,9 @@ Routes are served from the root, without the stage name in the path. All APIs sh
 one set of functions, each in a process of its own with its own environment
 (``lambda_runner``; one cold start per function) and its execution role from the
 template (``iam_gate``; ``enforce_iam``, default on unless GATEKEY_ENFORCE_IAM is
-false). Request headers and bodies are never logged: they carry credentials.
+false). Each request is one access-log line (method, path, status, milliseconds;
+logger ``gatekey_local.access``); headers, bodies and query strings are never logged:
+they carry credentials.
 """
 
 from __future__ import annotations
@@ -45,20 +47,45 @@ logger = logging.getLogger(__name__)
 CONSOLE_PATH = "/console"
 
 
+ACCESS_LOGGER = logging.getLogger("gatekey_local.access")
+"""One line per request, as ``sam local start-api`` prints: ``POST /auth/login 200 62 ms``."""
+
+_LOGGED_PATH_LENGTH = 200
+
+
+def access_line(method: str, target: str, status: int, milliseconds: float) -> str:
+    """``METHOD /path STATUS N ms``: the path without its query string (which may carry
+    a credential), control characters escaped and long paths cut, so that a request
+    cannot forge or flood log lines."""
+    path = urlsplit(target).path or "/"
+    if len(path) > _LOGGED_PATH_LENGTH:
+        path = path[:_LOGGED_PATH_LENGTH] + "..."
+    shown = "".join(c if c.isprintable() and c != " " else f"\\x{ord(c):02x}" for c in path)
+    verb = method if method.isalpha() and len(method) <= 10 else "?"
+    return f"{verb} {shown} {status} {round(milliseconds)} ms"
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ApiServer
 
     def _dispatch(self) -> None:
         started = time.monotonic()
+        status = self._answer()
+        self.server.log_access(
+            access_line(self.command, self.path, status, (time.monotonic() - started) * 1000)
+        )
+
+    def _answer(self) -> int:
+        """Answer the request; its status."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.send_error(411, "Send a Content-Length; chunked bodies are not supported")
-            return
+            return 411
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             self.send_error(400, "Invalid Content-Length")
-            return
+            return 400
         request = Request(
             method=self.command,
             target=self.path,
@@ -76,14 +103,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-        logger.info(
-            "%s %s %s -> %d (%d ms)",
-            self.server.gateway.api.logical_id,
-            self.command,
-            urlsplit(self.path).path,
-            response.status,
-            (time.monotonic() - started) * 1000,
-        )
+        return response.status
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -108,6 +128,11 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(self, gateway: Gateway[Any], host: str, port: int):
         super().__init__((host, port), _RequestHandler)
         self.gateway = gateway
+        self.access_log_prefix = ""
+        """Names the API in the access log when a template has several."""
+
+    def log_access(self, line: str) -> None:
+        ACCESS_LOGGER.info("%s%s", self.access_log_prefix, line)
 
     @property
     def host(self) -> str:
@@ -183,6 +208,9 @@ class ApiGatewayEmulator:
             self._close_servers()
             self._functions.unload()
             raise
+        if len(self.servers) > 1:
+            for api_id, server in self.servers.items():
+                server.access_log_prefix = f"{api_id} "
         console = self._console_url()
         if console is not None:
             self._functions.runner.set_default_environment(ENV_CONSOLE_URL, console)

@@ -329,7 +329,7 @@ def test_no_secret_reaches_logs_error_bodies_or_the_table(
     out, logged = "\n".join(output), rendered(log_records)
     # The capture saw the flow (request log, the handlers' JSON lines, the outage), so
     # an empty result below means nothing leaked, not that nothing was looked at.
-    assert "POST /auth/login -> 503" in logged
+    assert "POST /auth/login 503 " in logged  # the access log
     assert "service_unavailable" in logged
     assert "Making request for OperationModel" in logged  # botocore's own DEBUG lines
     assert '"user_id"' in out and "email_taken" in out  # the CLI's answers and errors

@@ -138,6 +138,8 @@ def test_token_test_routes(client):
     for path in ("/", "/auth/authenticated", "/user"):
         response = client.get(path, token=token)
         assert response.status_code == 200, (path, response.text)
+    is_up = client.request("HEAD", "/")  # no credentials: gazu's host_is_up()
+    assert (is_up.status_code, is_up.content) == (200, b"")
 
 
 def test_sessions_logout_and_access_token_revocation(client):

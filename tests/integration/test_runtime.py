@@ -1,4 +1,5 @@
-"""The local run: signing secret, table, API, and a clean stop on a signal."""
+"""The local run: signing secret, table, API, what it prints, and a clean stop on a
+signal (Ctrl-C: no traceback, no process left behind)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import boto3
 import pytest
@@ -24,6 +26,24 @@ from gatekey_local.runtime import LocalRunError, load_or_create_signing_secret
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parents[1] / "fixtures" / "emulator" / "template.yaml"
 URL_LINE = re.compile(r"gatekey local API: (http://127\.0\.0\.1:\d+)")
+GOODBYE = "gatekey local stopped"
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes ``pid`` started (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split()
+        found.update(int(child) for child in children)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def test_signing_secret_is_created_once_and_private(tmp_path):
@@ -49,7 +69,13 @@ def local_run(
     template: Path = FIXTURE_TEMPLATE,
     extra_args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, Path]]:
-    """`python -m gatekey_local.runtime` on a template; yields its first API's URL and log."""
+    """`python -m gatekey_local.runtime` on a template; yields its first API's URL and log.
+
+    At the end it sends SIGINT to its process group, as Ctrl-C in a terminal does (to
+    the run and the DynamoDB Local it started), and checks the run stops cleanly: exit
+    status 0, a goodbye line, no traceback, none of its processes (functions, DynamoDB
+    Local) left.
+    """
     log_path = tmp_path / "local-run.log"
     env = {
         key: value
@@ -69,18 +95,26 @@ def local_run(
         *extra_args,
     ]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # a session of its own: SIGINT goes to its whole group, as Ctrl-C in a terminal
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 90
-        while "DynamoDB endpoint:" not in log_path.read_text():
+        while URL_LINE.search(log_path.read_text()) is None:  # the URLs come last
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.1)
         found = URL_LINE.search(log_path.read_text())
         assert found is not None, log_path.read_text()
         yield found.group(1), log_path
-        process.send_signal(signal.SIGINT)
+        started = child_pids(process.pid) if sys.platform == "linux" else set()
+        os.killpg(process.pid, signal.SIGINT)
         assert process.wait(timeout=30) == 0, log_path.read_text()
+        text = log_path.read_text()
+        assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+        assert text.rstrip().splitlines()[-1].startswith(GOODBYE), text
+        assert not [pid for pid in started if alive(pid)], "processes left after Ctrl-C"
     finally:
         if process.poll() is None:
             process.kill()
@@ -173,3 +207,101 @@ def test_consumer_example_runs_against_the_gatekey_table(tmp_path, gatekey_env):
                 assert allowed.json()["caller"]["key_handle"] == "orders"
                 refused = session.get(f"{url}/orders", headers={"Authorization": "x"}, timeout=10)
                 assert refused.status_code in (401, 403)
+
+
+ACCESS_LINE = re.compile(
+    r"^\d\d:\d\d:\d\d (?P<method>[A-Z]+) (?P<path>\S+) (?P<status>\d{3}) \d+ ms$"
+)
+
+
+def function_records(text: str) -> list[dict]:
+    """The audit events and EMF metric documents among the lines of a local run."""
+    from gatekey_local.lambda_runner import FunctionOutput
+
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            document = json.loads(line)
+            if FunctionOutput.is_record(document):
+                found.append(document)
+    return found
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_make_run_logs_each_request_and_the_functions_records_at_debug_only(
+    tmp_path, gatekey_env, level
+):
+    """What `make run` shows: one access line per request with no credential in it; the
+    audit and metric lines the functions write only at GATEKEY_LOG_LEVEL=DEBUG."""
+    from tests.helpers import REPO_ROOT, USER_AGENT, make_user, reset_gatekey_caches
+
+    reset_gatekey_caches()
+    user = make_user()
+    environment = {
+        name: gatekey_env[name] for name in ("DYNAMODB_ENDPOINT", "GATEKEY_TABLE", "GATEKEY_SECRET")
+    }
+    environment["GATEKEY_LOG_LEVEL"] = level
+    secrets_seen: list[str] = [user.password]
+    template = REPO_ROOT / "template.yaml"
+    with local_run(tmp_path, environment, template=template) as (url, log), requests.Session() as s:
+        s.headers["User-Agent"] = USER_AGENT
+        login = s.post(
+            f"{url}/auth/login?password={user.password}",
+            json={"email": user.email, "password": user.password},
+            timeout=30,
+        )
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        secrets_seen += [token, login.json()["refresh_token"]]
+        me = s.get(
+            f"{url}/user?access_token={token}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert me.status_code == 200, me.text
+    text = log.read_text()
+    access = [found.groupdict() for found in map(ACCESS_LINE.match, text.splitlines()) if found]
+    assert access == [
+        {"method": "POST", "path": "/auth/login", "status": "200"},
+        {"method": "GET", "path": "/user", "status": "200"},
+    ], text
+    for secret in secrets_seen:
+        for form in (secret, secret[:20], quote(secret), quote_plus(secret)):
+            assert form not in text
+    records = function_records(text)
+    if level == "DEBUG":
+        assert any("audit" in record for record in records), text
+        assert any("_aws" in record for record in records), text
+    else:
+        assert records == [], "audit and metric lines are for GATEKEY_LOG_LEVEL=DEBUG"
+        assert "GATEKEY_LOG_LEVEL=DEBUG adds the functions' audit and metric lines" in text
+
+
+def test_head_root_answers_without_credentials_and_get_root_needs_them(tmp_path, gatekey_env):
+    """gazu's host_is_up() sends HEAD /: 200 with no body, served from template.yaml."""
+    from tests.helpers import REPO_ROOT
+
+    environment = {
+        name: gatekey_env[name] for name in ("DYNAMODB_ENDPOINT", "GATEKEY_TABLE", "GATEKEY_SECRET")
+    }
+    template = REPO_ROOT / "template.yaml"
+    with local_run(tmp_path, environment, template=template) as (url, log), requests.Session() as s:
+        up = s.head(f"{url}/", timeout=30)
+        assert (up.status_code, up.content) == (200, b"")
+        assert s.get(f"{url}/", timeout=30).status_code == 401
+        assert re.search(r"^  HEAD    /$", log.read_text(), re.MULTILINE), "listed, unguarded"
+    assert re.search(r"^\d\d:\d\d:\d\d HEAD / 200 \d+ ms$", log.read_text(), re.MULTILINE)
+
+
+def test_an_unknown_log_level_is_refused(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "gatekey_local.runtime", "--template", str(FIXTURE_TEMPLATE)],
+        env={**os.environ, "GATEKEY_LOG_LEVEL": "chatty", "GATEKEY_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "GATEKEY_LOG_LEVEL='chatty': use DEBUG, INFO" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -36,6 +36,7 @@ def test_public_and_guarded_routes(template):
     }
     assert guards[("POST", "/auth/login")] is None
     assert guards[("GET", "/auth/refresh-token")] is None
+    assert guards[("HEAD", "/")] is None, "gazu's host_is_up(): no credentials"
     for guarded in [("GET", "/"), ("GET", "/auth/authenticated"), ("GET", "/user")]:
         authorizer = guards[guarded]
         assert authorizer is not None and authorizer.name == "GatekeyAuthorizer"
