@@ -115,7 +115,7 @@ def test_every_handler_imports_from_the_sam_build_output(tmp_path):
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
 
     layer = build_dir / "GatekeyLayer" / "python"
-    assert (layer / "gatekey" / "authorization.py").is_file()
+    assert (layer / "gatekey" / "tokens" / "authorization.py").is_file()
     assert not (layer / "gatekey_local").exists()
     runtime_dir = runtime_packages(tmp_path)
     handler_env = {
