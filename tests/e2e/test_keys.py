@@ -173,6 +173,34 @@ def test_rotation_grace_is_bounded(api, token):
         assert response.status_code == 400
 
 
+def test_request_types_are_never_coerced(api, token):
+    """`false`, `true` and `"60"` are no integers: 400 naming the field (issue 23)."""
+    key = create_key(api, token)
+    for grace in (False, True, "60", 60.5):
+        response = api.post(
+            f"/user/keys/{key['handle']}/rotate", token=token, json={"grace_seconds": grace}
+        )
+        assert response.status_code == 400, (grace, response.text)
+        body = response.json()
+        assert body["type"] == "validation_error"
+        assert [entry["attr"] for entry in body["errors"]] == ["grace_seconds"]
+    for days in ("30", True):
+        response = api.post(
+            "/user/keys", token=token, json={"handle": "typed", "expires_in_days": days}
+        )
+        assert response.status_code == 400, (days, response.text)
+        assert [entry["attr"] for entry in response.json()["errors"]] == ["expires_in_days"]
+    assert api.get("/user/keys/typed", token=token).status_code == 404
+
+
+def test_validator_messages_have_no_pydantic_prefix(api, token):
+    response = api.post("/user/keys", token=token, json={"handle": "k", "scopes": ["NO SCOPE"]})
+    assert response.status_code == 400
+    (entry,) = response.json()["errors"]
+    assert entry["attr"] == "scopes"
+    assert not entry["detail"].startswith(("Value error", "Assertion failed")), entry
+
+
 def test_last_used_is_recorded(api, token):
     key = create_key(api, token)
     assert key["last_used_at"] is None

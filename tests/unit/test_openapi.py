@@ -34,7 +34,7 @@ from gatekey.credentials.revocation import RevocationService
 from gatekey.edges import models
 from gatekey.edges.api import validation_entries
 from gatekey.principal import SESSION, Principal
-from gatekey.records import User
+from gatekey.records import ApiKey, Session, User
 from gatekey.settings import Settings
 from gatekey.tokens import key_tokens
 from gatekey.tokens.keyring import Keyring
@@ -225,7 +225,16 @@ def error_instances() -> list[errors.GatekeyError]:
             except pydantic.ValidationError as exc:
                 instances.append(cls(validation_entries(exc)))
         else:
-            instances.append(cls())
+            # any other required argument (the ended session of SessionUsedElsewhere)
+            # plays no part in the body
+            required = [
+                parameter
+                for parameter in inspect.signature(cls).parameters.values()
+                if parameter.default is inspect.Parameter.empty
+                and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+                and parameter.kind is not inspect.Parameter.VAR_POSITIONAL
+            ]
+            instances.append(cls(*[None] * len(required)))
     return instances
 
 
@@ -360,8 +369,15 @@ def request_models() -> list[type[pydantic.BaseModel]]:
         for _, cls in inspect.getmembers(models, inspect.isclass)
         if issubclass(cls, pydantic.BaseModel)
         and cls is not pydantic.BaseModel
+        and cls is not models.StrictModel
         and cls.__module__ == models.__name__
     ]
+
+
+def test_request_models_never_coerce_types():
+    for model in request_models():
+        assert issubclass(model, models.StrictModel), model.__name__
+        assert model.model_config.get("strict") is True, model.__name__
 
 
 def field_shape(schema: dict[str, Any]) -> dict[str, Any]:
@@ -476,6 +492,16 @@ BODIES = [
     (models.RotateKeyRequest, {"grace_seconds": -1}, False),
     (models.RotateKeyRequest, {"grace_seconds": None}, False),
     (models.RotateKeyRequest, {"grace_seconds": 60, "now": True}, False),
+    # types are never coerced (issue 23)
+    (models.RotateKeyRequest, {"grace_seconds": False}, False),
+    (models.RotateKeyRequest, {"grace_seconds": True}, False),
+    (models.RotateKeyRequest, {"grace_seconds": "60"}, False),
+    (models.CreateKeyRequest, {"handle": "k", "expires_in_days": "30"}, False),
+    (models.CreateKeyRequest, {"handle": "k", "expires_in_days": True}, False),
+    (models.CreateKeyRequest, {"handle": 12}, False),
+    (models.CreateBotRequest, {"name": 7}, False),
+    (models.LoginRequest, {"email": "a@b", "password": 1234567890}, False),
+    (models.RevokeRequest, {"token": 5}, False),
     (models.CreateBotRequest, {"name": "nightly-report"}, True),
     (models.CreateBotRequest, {"name": "é" * 64}, True),
     (models.CreateBotRequest, {"name": "é" * 65}, False),
@@ -602,12 +628,13 @@ def user_item(**changes: Any) -> dict[str, Any]:
     }
 
 
-def key_item(key_type: str, **changes: Any) -> dict[str, Any]:
-    return {
+def a_key(key_type: str, **changes: Any) -> ApiKey:
+    item = {
         "key_id": str(uuid.uuid4()),
         "user_id": str(uuid.uuid4()),
         "account_id": ACCOUNT_ID,
         "handle": "ci-deploy",
+        "role": "member",
         "alias": None,
         "type": key_type,
         "created_at": NOW,
@@ -617,6 +644,7 @@ def key_item(key_type: str, **changes: Any) -> dict[str, Any]:
         "secret_kid": "k1",
         **changes,
     }
+    return ApiKey.from_item(item)
 
 
 KEY_VARIANTS = [
@@ -628,9 +656,9 @@ KEY_VARIANTS = [
 @pytest.mark.parametrize("changes", KEY_VARIANTS)
 @pytest.mark.parametrize("key_type", ["token", "jwt"])
 def test_key_views_match_their_schemas(spec, key_type, changes):
-    item = key_item(key_type, **changes)
-    listed = key_view(item)
-    with_credential = key_view(item, KEYRING)
+    key = a_key(key_type, **changes)
+    listed = key_view(key)
+    with_credential = key_view(key, KEYRING)
     assert_matches(spec, "Key", listed)
     assert_matches(spec, "KeyWithCredential", with_credential)
     assert_matches(spec, "KeyList", {"keys": [listed]})
@@ -699,7 +727,7 @@ def test_users_and_bots_match_their_schemas(spec):
     assert_matches(spec, "User", public_user(User.from_item(user_item())))
     bot = User.from_item(user_item(email=None, role="member", is_bot=True, name="nightly"))
     assert_matches(spec, "User", public_user(bot))
-    token = key_view(key_item("token"), KEYRING)["token"]
+    token = key_view(a_key("token"), KEYRING)["token"]
     assert_matches(spec, "BotWithToken", {"bot": bot_view(bot), "token": token})
     assert_matches(spec, "BotList", {"bots": [bot_view(bot)]})
     assert not schema_accepts(spec, "Bot", public_user(bot)), "a bot has its name"
@@ -710,7 +738,7 @@ class FakeStore:
 
     def __init__(self, user: dict[str, Any]) -> None:
         self.user = user
-        self.sessions: list[dict[str, Any]] = []
+        self.sessions: list[Session] = []
 
     def reserve_login_attempt(self, email: str, **_: Any) -> dict[str, Any]:
         return {"failures": 1}
@@ -726,15 +754,15 @@ class FakeStore:
     def get_user(self, user_id: str) -> User | None:
         return User.from_item(self.user) if user_id == self.user["user_id"] else None
 
-    def put_session(self, session: dict[str, Any]) -> dict[str, Any]:
+    def put_session(self, session: Session) -> Session:
         self.sessions.append(session)
         return session
 
-    def open_session(self, session: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def open_session(self, session: Session, **_: Any) -> Session:
         return self.put_session(session)
 
-    def list_sessions(self, user_id: str) -> list[dict[str, Any]]:
-        return [session for session in self.sessions if session["user_id"] == user_id]
+    def list_sessions(self, user_id: str) -> list[Session]:
+        return [session for session in self.sessions if session.user_id == user_id]
 
 
 def test_login_refresh_and_sessions_match_their_schemas(spec):
@@ -753,7 +781,7 @@ def test_login_refresh_and_sessions_match_their_schemas(spec):
         role="admin",
         is_bot=False,
         token_type=SESSION,
-        session_id=store.sessions[0]["session_id"],
+        session_id=store.sessions[0].session_id,
     )
     listed = RevocationService(store, None).list_sessions(principal)  # type: ignore[arg-type]
     assert len(listed["sessions"]) == 2

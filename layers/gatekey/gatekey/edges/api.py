@@ -142,13 +142,25 @@ def parse_body(
 
 
 def validation_entries(exc: ValidationError) -> list[dict[str, Any]]:
-    """One contract error entry per bad field; the rejected input is never echoed."""
+    """One contract error entry per bad field; the rejected input is never echoed, and
+    a validator's own message is given as it wrote it (without pydantic's "Value error, "
+    or "Assertion failed, " in front)."""
     entries = []
     for error in exc.errors(include_input=False, include_url=False):
         attr = ".".join(str(part) for part in error["loc"]) or None
         code = "required" if error["type"] == "missing" else "invalid"
-        entries.append(error_entry(code, error["msg"], attr))
+        entries.append(error_entry(code, _message(error["type"], error["msg"]), attr))
     return entries
+
+
+_PYDANTIC_PREFIXES = {"value_error": "Value error, ", "assertion_error": "Assertion failed, "}
+
+
+def _message(error_type: str, message: str) -> str:
+    prefix = _PYDANTIC_PREFIXES.get(error_type)
+    if prefix and message.startswith(prefix):
+        message = message[len(prefix) :]
+    return message
 
 
 def header(app: APIGatewayRestResolver, name: str) -> str | None:

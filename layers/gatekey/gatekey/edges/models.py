@@ -6,6 +6,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gatekey import scopes as scope_rules
 from gatekey.accounts.users import email_problem
@@ -36,7 +37,15 @@ def scopes_field() -> Any:
     return Field(default=None, min_length=1, max_length=scope_rules.MAX_SCOPES)
 
 
-class LoginRequest(BaseModel):
+class StrictModel(BaseModel):
+    """Every request body: types are never coerced (`false`, `true` or `"60"` is no
+    integer, `60` no string). A urlencoded form's values are all strings, and the only
+    models that take a form (login, revoke) have string fields only."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class LoginRequest(StrictModel):
     model_config = ConfigDict(str_strip_whitespace=False)
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -69,7 +78,7 @@ def path_parameter_ok(name: str, value: object) -> bool:
     return isinstance(value, str) and bool(_PATH_PARAMETER_RULES[kind].fullmatch(value))
 
 
-class CreateKeyRequest(BaseModel):
+class CreateKeyRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     handle: str = Field(pattern=HANDLE_PATTERN)
@@ -82,7 +91,7 @@ class CreateKeyRequest(BaseModel):
     _scopes = field_validator("scopes")(_valid_scopes)
 
 
-class UpdateKeyRequest(BaseModel):
+class UpdateKeyRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: str | None = Field(default=None, max_length=128)
@@ -101,13 +110,13 @@ class UpdateKeyRequest(BaseModel):
         raise ValueError("expires_at is set at creation only")
 
 
-class RotateKeyRequest(BaseModel):
+class RotateKeyRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int = Field(default=0, ge=0, le=MAX_GRACE_SECONDS)
 
 
-class CreateBotRequest(BaseModel):
+class CreateBotRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
@@ -116,7 +125,7 @@ class CreateBotRequest(BaseModel):
     _scopes = field_validator("scopes")(_valid_scopes)
 
 
-class RevokeRequest(BaseModel):
+class RevokeRequest(StrictModel):
     """RFC 7009 body; `token_type_hint` is accepted and ignored, as the RFC allows."""
 
     token: str = Field(min_length=1, max_length=4096)
@@ -126,7 +135,7 @@ class RevokeRequest(BaseModel):
 # -- user administration (issue #12, part A) ------------------------------------------
 
 
-class CreateUserRequest(BaseModel):
+class CreateUserRequest(StrictModel):
     """`POST /account/users`; without a password the user gets a set-password message."""
 
     model_config = ConfigDict(extra="forbid")
@@ -138,7 +147,7 @@ class CreateUserRequest(BaseModel):
     _email = field_validator("email")(_valid_email)
 
 
-class UpdateUserRequest(BaseModel):
+class UpdateUserRequest(StrictModel):
     """`PATCH /account/users/{id}`: a role and/or the disabled flag; at least one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -149,7 +158,7 @@ class UpdateUserRequest(BaseModel):
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateUserRequest:
         if self.role is None and self.disabled is None:
-            raise ValueError("give role and/or disabled")
+            raise PydanticCustomError("nothing_to_change", "Give role and/or disabled.")
         return self
 
 
@@ -158,7 +167,7 @@ class UpdateUserRequest(BaseModel):
 # here, so every route reports the rule the same way.
 
 
-class PasswordResetRequest(BaseModel):
+class PasswordResetRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
@@ -167,21 +176,21 @@ class PasswordResetRequest(BaseModel):
     _email = field_validator("email")(_valid_email)
 
 
-class PasswordResetConfirm(BaseModel):
+class PasswordResetConfirm(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=512)
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class ChangePasswordRequest(BaseModel):
+class ChangePasswordRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class TotpEnrolRequest(BaseModel):
+class TotpEnrolRequest(StrictModel):
     """`POST /user/mfa/totp`: the password again, so a stolen session cannot do it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -189,14 +198,14 @@ class TotpEnrolRequest(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class TotpConfirmRequest(BaseModel):
+class TotpConfirmRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=16)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class DisableMfaRequest(BaseModel):
+class DisableMfaRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
