@@ -107,6 +107,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method token (``TRACE``, ``QUERY``, ``FOO``) goes to the gateway
+        too, which answers it as API Gateway does (a REST API: the
+        MISSING_AUTHENTICATION_TOKEN gateway response for a method no resource declares),
+        instead of http.server's 501 in HTML."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Silenced: the default line holds the query string; ``_dispatch`` logs instead."""
 

@@ -810,3 +810,11 @@ def test_password_and_mfa_answers_match_their_schemas(spec):
     assert_matches(spec, "PasswordResetResult", {"password_reset": True, "sessions_ended": 3})
     assert_matches(spec, "PasswordChanged", {"password_changed": True, "sessions_ended": 0})
     assert_matches(spec, "User", public_user(User.from_item(user_item(mfa_enabled=True))))
+
+
+def test_gateway_responses_carry_the_handlers_headers(template):
+    """A gateway-made answer is JSON and never cached, like a handler's (issue 23)."""
+    responses = template.apis["GatekeyApi"].gateway_responses
+    for name, response in responses.items():
+        assert set(response.templates) == {JSON}, name
+        assert response.headers.get("Cache-Control") == "'no-store'", name
