@@ -1,11 +1,17 @@
 import pytest
 import requests
 
+from tests import openapi_responses
 from tests.helpers import USER_AGENT, TestUser, make_user, reset_gatekey_caches
+
+# Every answer a Client receives in the session; checked against docs/openapi.yaml at
+# the end (`spec_conformance`).
+RECORDED: list[openapi_responses.Recorded] = []
 
 
 class Client:
-    """A requests session against the local API that always sends the test User-Agent."""
+    """A requests session against the local API that always sends the test User-Agent
+    and records each answer for the spec check."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url.rstrip("/")
@@ -16,9 +22,19 @@ class Client:
         headers = dict(kwargs.pop("headers", {}) or {})
         if token is not None:
             headers.setdefault("Authorization", f"Bearer {token}")
-        return self.session.request(
+        response = self.session.request(
             method, self.base_url + path, headers=headers, timeout=30, **kwargs
         )
+        RECORDED.append(
+            openapi_responses.Recorded(
+                method=method.upper(),
+                path=path,
+                status=response.status_code,
+                content_type=response.headers.get("Content-Type", ""),
+                body=response.content,
+            )
+        )
+        return response
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
@@ -39,6 +55,16 @@ class Client:
 
     def close(self) -> None:
         self.session.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def spec_conformance():
+    """After the e2e tests: every body they saw matches the spec's schema for its
+    operation and status (issue 23); a mismatch names both and the schema error."""
+    yield
+    mismatches = openapi_responses.problems(RECORDED)
+    RECORDED.clear()
+    assert not mismatches, "answers that disagree with docs/openapi.yaml:\n" + "\n".join(mismatches)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from gatekey import clock, errors
+from gatekey.accounts import passwords
 from gatekey.accounts.passwords import hash_password
 from gatekey.accounts.sessions import SessionService
 from gatekey.accounts.users import public_user
@@ -339,8 +340,10 @@ def test_request_bodies_are_the_models_the_handlers_parse(spec):
         for media in body["content"].values():
             assert media["schema"] == ref, (method, path)
         model = getattr(models, handler.model)
-        has_required = any(field.is_required() for field in model.model_fields.values())
-        assert body.get("required", False) is has_required, (method, path)
+        # required exactly when the server refuses an empty body (a required field, or
+        # "at least one of" as in UpdateUserRequest)
+        refuses_empty = not server_accepts(model, {})
+        assert body.get("required", False) is refuses_empty, (method, path)
         assert "400" in operation["responses"], f"{method} {path} parses a body"
 
 
@@ -349,6 +352,13 @@ def test_request_bodies_are_the_models_the_handlers_parse(spec):
 # A field the model declares only to refuse it; the spec leaves it out of `properties`
 # and forbids unknown fields instead.
 REFUSED_FIELDS = {"UpdateKeyRequest": {"expires_at"}}
+# New passwords: the model bounds them loosely and the handler applies the password rule
+# (its own codes on `attr` `password`); the spec states the rule's bounds.
+RULE_PASSWORDS = {
+    "CreateUserRequest": "password",
+    "PasswordResetConfirm": "new_password",
+    "ChangePasswordRequest": "new_password",
+}
 CONSTRAINTS = (
     "minLength",
     "maxLength",
@@ -410,7 +420,10 @@ def test_request_schema_mirrors_the_model(spec, model):
     )
     assert set(documented["properties"]) == set(expected["properties"]) - refused
     for name, field in documented["properties"].items():
-        assert field_shape(field) == field_shape(expected["properties"][name]), name
+        shape = field_shape(expected["properties"][name])
+        if RULE_PASSWORDS.get(model.__name__) == name:
+            shape.update(minLength=passwords.MIN_LENGTH, maxLength=passwords.MAX_LENGTH)
+        assert field_shape(field) == shape, name
 
 
 def server_accepts(model: type[pydantic.BaseModel], body: dict[str, Any]) -> bool:
@@ -419,12 +432,16 @@ def server_accepts(model: type[pydantic.BaseModel], body: dict[str, Any]) -> boo
         parsed = model.model_validate(body)
         if isinstance(parsed, models.CreateKeyRequest):
             resolve_expiry(parsed.expires_at, parsed.expires_in_days)
+        new_password = getattr(parsed, RULE_PASSWORDS.get(model.__name__, ""), None)
+        if new_password is not None:
+            passwords.check_password_rule(new_password, None)
     except (pydantic.ValidationError, errors.ValidationFailed):
         return False
     return True
 
 
 LONG_EMAIL = "a" * 310 + "@example.c"  # 320 characters
+GOOD = "violet stapler orbit"  # follows the password rule
 BODIES = [
     # (model, body, accepted)
     (models.LoginRequest, {"email": "ada@example.com", "password": "pw"}, True),
@@ -474,9 +491,13 @@ BODIES = [
     (models.CreateKeyRequest, {"handle": "k", "expires_at": None, "expires_in_days": 3}, True),
     (
         models.CreateKeyRequest,
-        {"handle": "k", "expires_at": "2999-01-01", "expires_in_days": None},
+        {"handle": "k", "expires_at": "2999-01-01T00:00:00+02:00", "expires_in_days": None},
         True,
     ),
+    # RFC 3339 date-times only (format: date-time)
+    (models.CreateKeyRequest, {"handle": "k", "expires_at": "2999-01-01"}, False),
+    (models.CreateKeyRequest, {"handle": "k", "expires_at": "2999-01-01T00:00:00"}, False),
+    (models.CreateKeyRequest, {"handle": "k", "expires_at": "soon"}, False),
     (models.CreateKeyRequest, {"handle": "k", "color": "red"}, False),
     (models.UpdateKeyRequest, {}, True),
     (models.UpdateKeyRequest, {"alias": "nightly"}, True),
@@ -520,7 +541,11 @@ BODIES = [
     (models.RevokeRequest, {}, False),
     # user administration (part A)
     (models.CreateUserRequest, {"email": "grace@example.com"}, True),
-    (models.CreateUserRequest, {"email": "g@x", "role": "admin", "password": "p"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "role": "admin", "password": GOOD}, True),
+    (models.CreateUserRequest, {"email": "g@x", "password": "p" * 9 + "q"}, True),
+    (models.CreateUserRequest, {"email": "g@x", "password": "short-pw"}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": "x" * 257}, False),
+    (models.CreateUserRequest, {"email": "g@x", "password": 1234567890}, False),
     (models.CreateUserRequest, {"email": "g@x", "password": None}, True),
     (models.CreateUserRequest, {"email": LONG_EMAIL}, True),
     (models.CreateUserRequest, {"email": LONG_EMAIL + "m"}, False),
@@ -554,13 +579,15 @@ BODIES = [
     (models.PasswordResetRequest, {"email": "not an email"}, False),
     (models.PasswordResetRequest, {"email": "a@b", "password": "x"}, False),
     (models.PasswordResetRequest, {}, False),
-    (models.PasswordResetConfirm, {"token": "t", "new_password": "p"}, True),
-    (models.PasswordResetConfirm, {"token": "t", "new_password": ""}, True),  # the rule says no
+    (models.PasswordResetConfirm, {"token": "t", "new_password": GOOD}, True),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": "p"}, False),
+    (models.PasswordResetConfirm, {"token": "t", "new_password": ""}, False),
     (models.PasswordResetConfirm, {"token": "t" * 513, "new_password": "p"}, False),
     (models.PasswordResetConfirm, {"token": "", "new_password": "p"}, False),
     (models.PasswordResetConfirm, {"token": "t", "new_password": "p" * 1025}, False),
     (models.PasswordResetConfirm, {"token": "t"}, False),
-    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b"}, True),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": GOOD}, True),
+    (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b"}, False),
     (models.ChangePasswordRequest, {"current_password": "", "new_password": "b"}, False),
     (models.ChangePasswordRequest, {"current_password": "a"}, False),
     (models.ChangePasswordRequest, {"current_password": "a", "new_password": "b", "x": 1}, False),
@@ -728,7 +755,11 @@ def test_users_and_bots_match_their_schemas(spec):
     bot = User.from_item(user_item(email=None, role="member", is_bot=True, name="nightly"))
     assert_matches(spec, "User", public_user(bot))
     token = key_view(a_key("token"), KEYRING)["token"]
-    assert_matches(spec, "BotWithToken", {"bot": bot_view(bot), "token": token})
+    created = {**bot_view(bot), "scopes": ["gatekey:keys", "ci:deploy"]}
+    assert_matches(spec, "BotWithToken", {"bot": created, "token": token})
+    assert not schema_accepts(spec, "BotWithToken", {"bot": bot_view(bot), "token": token}), (
+        "create and regenerate give the token's scopes"
+    )
     assert_matches(spec, "BotList", {"bots": [bot_view(bot)]})
     assert not schema_accepts(spec, "Bot", public_user(bot)), "a bot has its name"
 

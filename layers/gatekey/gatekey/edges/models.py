@@ -59,6 +59,9 @@ class LoginRequest(StrictModel):
 
 
 HANDLE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+RFC3339_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 MAX_GRACE_SECONDS = 86_400
 
 # -- path parameters -------------------------------------------------------------------
@@ -89,6 +92,17 @@ class CreateKeyRequest(StrictModel):
     scopes: list[str] | None = scopes_field()
 
     _scopes = field_validator("scopes")(_valid_scopes)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        """An RFC 3339 date-time (the spec's `format: date-time`): a date alone or a
+        timestamp without `Z` or an offset is refused, not guessed."""
+        if value is not None and not RFC3339_DATE_TIME.fullmatch(value):
+            raise PydanticCustomError(
+                "date_time", "expires_at must be an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z."
+            )
+        return value
 
 
 class UpdateKeyRequest(StrictModel):
