@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from gatekey.store import get_store
-from gatekey_local import cli
+from gatekey_cli import main as cli
 from tests.helpers import PASSWORD, make_user
 
 NEW_PASSWORD = "a brand new passphrase 42"

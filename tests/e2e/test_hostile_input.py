@@ -13,7 +13,7 @@ import pytest
 
 from gatekey.accounts import audit
 from gatekey.store import get_store
-from gatekey_local import cli
+from gatekey_cli import main as cli
 from gatekey_local.function_worker import FrozenClock
 from gatekey_local.template import load_template
 from tests.conftest import TEMPLATE

@@ -26,7 +26,7 @@ import jwt
 import pyotp
 import pytest
 
-from gatekey_local import cli
+from gatekey_cli import main as cli
 from tests.helpers import PASSWORD
 
 PREFIX_LENGTH = 20
