@@ -1,9 +1,14 @@
-"""The `gatekey` admin CLI: accounts, users and the local runtime.
+"""The `gatekey` admin CLI: accounts, users and their keys, and the local run.
 
 Each command prints one JSON object on stdout, or a clear message on stderr and a
 non-zero exit status. It uses the local run's table and endpoint by default
 (DynamoDB Local on 127.0.0.1:$GATEKEY_DYNAMODB_PORT); `--aws` uses AWS itself with
 the usual credentials, and DYNAMODB_ENDPOINT names any other endpoint.
+
+Every write is recorded in the account's audit log, in the same transaction as the
+write, as the API's are; the actor is `{"user_id": null, "token_type": "cli"}` and the
+user agent `gatekey-cli`. The rules are the API's: the last enabled admin of an account
+cannot be disabled or deleted from here either.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import getpass
 import json
 import os
 import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gatekey import clock
 from gatekey.accounts import audit, passwords, reset, users
-from gatekey.accounts.user_admin import user_view
-from gatekey.errors import GatekeyError, ServiceUnavailable, ValidationFailed
+from gatekey.accounts.user_admin import remaining_admin_id, user_view
+from gatekey.credentials.keys import key_view
+from gatekey.errors import Conflict, GatekeyError, ServiceUnavailable, ValidationFailed
 from gatekey.records import User
 from gatekey.settings import (
     DEFAULT_TABLE,
@@ -26,35 +35,265 @@ from gatekey.settings import (
     ENV_CONSOLE_URL,
     Settings,
 )
-from gatekey.store import Store, create_dynamodb_client
-from gatekey_local.local_aws import (
-    DEFAULT_API_PORT,
-    DEFAULT_DYNAMODB_PORT,
-    LOCAL_HOST,
-    use_local_aws_defaults,
-)
+from gatekey.store import Item, Store, create_dynamodb_client
 
 CLI_USER_AGENT = "gatekey-cli"
+CLI_ACTOR = audit.Actor(None, token_type="cli")
+"""Who the audit log says acted: the CLI, run by whoever holds the table's credentials."""
+ATTEMPTS = 3  # fresh reads after a concurrent change of the same user
+
+# Where `make run` (`gatekey local`) listens; tests/unit/test_cli_help.py checks that
+# these are gatekey_local.local_aws's, which the CLI does not import (it is a product
+# tool; the local run is an extra).
+LOCAL_HOST = "127.0.0.1"
+LOCAL_REGION = "us-east-1"
+DEFAULT_API_PORT = 3000
+DEFAULT_DYNAMODB_PORT = 8000
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
 
 class CliError(Exception):
     """A message for the operator; the CLI prints it and exits 1."""
 
 
-def _local_dynamodb_port() -> int:
-    return int(os.environ.get("GATEKEY_DYNAMODB_PORT") or DEFAULT_DYNAMODB_PORT)
+# -- the table ------------------------------------------------------------------------
+
+
+def _table_name() -> str:
+    return os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE
+
+
+def _endpoint(args: argparse.Namespace) -> str | None:
+    """The DynamoDB endpoint to use; None: AWS's, for the configured region."""
+    if args.aws:
+        return None
+    configured = os.environ.get("DYNAMODB_ENDPOINT")
+    if configured:
+        return configured
+    port = os.environ.get("GATEKEY_DYNAMODB_PORT") or DEFAULT_DYNAMODB_PORT
+    return f"http://{LOCAL_HOST}:{port}"
+
+
+def _use_local_aws_defaults() -> None:
+    """A region, and dummy credentials when none are configured: DynamoDB Local needs
+    signed requests but accepts any key."""
+    import boto3
+
+    if "AWS_REGION" not in os.environ and "AWS_DEFAULT_REGION" not in os.environ:
+        os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    if boto3.Session().get_credentials() is None:
+        os.environ.update(LOCAL_CREDENTIALS)
 
 
 def _store(args: argparse.Namespace) -> Store:
-    endpoint = None if args.aws else os.environ.get("DYNAMODB_ENDPOINT")
-    if not args.aws and endpoint is None:
-        endpoint = f"http://{LOCAL_HOST}:{_local_dynamodb_port()}"
+    endpoint = _endpoint(args)
     if endpoint is not None:
-        use_local_aws_defaults(os.environ)
-    settings = Settings(
-        table_name=os.environ.get("GATEKEY_TABLE") or DEFAULT_TABLE, dynamodb_endpoint=endpoint
+        _use_local_aws_defaults()
+    settings = Settings(table_name=_table_name(), dynamodb_endpoint=endpoint)
+    try:
+        client = create_dynamodb_client(settings)
+    except Exception as exc:  # botocore: no region configured, a malformed endpoint
+        raise CliError(f"cannot reach DynamoDB: {exc}") from exc
+    store = Store(client, settings.table_name)
+    meta = getattr(client, "meta", None)  # boto3: the endpoint it resolved for the region
+    args.endpoint_tried = str(getattr(meta, "endpoint_url", None) or endpoint)
+    return store
+
+
+# -- accounts -------------------------------------------------------------------------
+
+
+def account_create(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.name.strip():
+        raise CliError("the account name must not be empty")
+    store = _store(args)
+    account_id = str(uuid.uuid4())
+    event = _event(account_id, audit.ACCOUNT_CREATED, (audit.TARGET_ACCOUNT, account_id))
+    account = users.create_account(store, args.name, account_id=account_id, audit_event=event)
+    audit.emit(event)
+    return {"account_id": account["account_id"]}
+
+
+def account_list(args: argparse.Namespace) -> dict[str, Any]:
+    """Every account, oldest first (`Store.list_accounts`: one index query, no Scan)."""
+    return {
+        "accounts": [
+            {
+                "account_id": account["account_id"],
+                "name": account["name"],
+                "created_at": clock.iso(account["created_at"]),
+            }
+            for account in _store(args).list_accounts()
+        ]
+    }
+
+
+# -- users ----------------------------------------------------------------------------
+
+
+def user_create(args: argparse.Namespace) -> dict[str, Any]:
+    email = users.normalize_email(args.email)
+    if "@" not in email or len(email) > 320:
+        raise CliError(f"not an email address: {args.email!r}")
+    password = None if args.bot else _read_password()
+    if password is not None:
+        passwords.check_password_rule(password, email)
+    store = _store(args)
+    user_id = str(uuid.uuid4())
+    action = audit.BOT_CREATED if args.bot else audit.USER_CREATED
+    event = _event(args.account, action, (audit.TARGET_USER, user_id))
+    user = users.create_user(
+        store,
+        account_id=args.account,
+        email=email,
+        password=password,
+        admin=args.admin,
+        bot=args.bot,
+        user_id=user_id,
+        audit_event=event,
     )
-    return Store(create_dynamodb_client(settings), settings.table_name)
+    audit.emit(event)
+    return {"user_id": user.user_id}
+
+
+def user_list(args: argparse.Namespace) -> dict[str, Any]:
+    """The users of an account, as an admin sees them in GET /account/users."""
+    store = _store(args)
+    _check_account(store, args.account)
+    found = sorted(store.list_account_users(args.account), key=lambda u: (u.created_at, u.user_id))
+    return {"users": [user_view(user) for user in found]}
+
+
+def user_disable(args: argparse.Namespace) -> dict[str, Any]:
+    return _set_disabled(args, disabled=True)
+
+
+def user_enable(args: argparse.Namespace) -> dict[str, Any]:
+    return _set_disabled(args, disabled=False)
+
+
+def _set_disabled(args: argparse.Namespace, *, disabled: bool) -> dict[str, Any]:
+    """As PATCH /account/users/{id} with `disabled`: the user and every session and key of
+    theirs change together (`Store.change_user`), and the last enabled admin stays."""
+    store = _store(args)
+    for _ in range(ATTEMPTS):
+        user = _target_user(store, args)
+        if user.disabled == disabled:  # also completes an earlier change that failed half-way
+            store.sync_credentials(user)
+            return {"user": user_view(user)}
+        remaining = remaining_admin_id(store, user, replace(user, disabled=disabled))
+        event = _event(args.account, audit.USER_UPDATED, (audit.TARGET_USER, user.user_id))
+        try:
+            changed = store.change_user(
+                user,
+                {"disabled": disabled},
+                expect=_state(user),
+                remaining_admin_id=remaining,
+                audit=event,
+            )
+        except Conflict:
+            continue  # changed meanwhile: decide again on a fresh read
+        audit.emit(event)
+        return {"user": user_view(changed)}
+    raise CliError("the user kept changing meanwhile; try again")
+
+
+def user_delete(args: argparse.Namespace) -> dict[str, Any]:
+    """As DELETE /account/users/{id}: every credential is disabled at once, then they
+    and the user are deleted (`Store.delete_user`); the last enabled admin stays."""
+    store = _store(args)
+    for _ in range(ATTEMPTS):
+        user = _target_user(store, args)
+        remaining = remaining_admin_id(store, user, replace(user, disabled=True))
+        action = audit.BOT_DELETED if user.is_bot else audit.USER_DELETED
+        event = _event(args.account, action, (audit.TARGET_USER, user.user_id))
+        try:
+            store.delete_user(user, expect=_state(user), remaining_admin_id=remaining, audit=event)
+        except Conflict:
+            continue
+        audit.emit(event)
+        return {"user_id": user.user_id, "deleted": True}
+    raise CliError("the user kept changing meanwhile; try again")
+
+
+def user_reset_password(args: argparse.Namespace) -> dict[str, Any]:
+    """A single-use reset link for a user, printed rather than sent (the operator hands it
+    over); recorded in the account's audit log as password.reset_requested."""
+    store = _store(args)
+    user = _target_user(store, args)
+    event = _event(args.account, audit.PASSWORD_RESET_REQUESTED, (audit.TARGET_USER, user.user_id))
+    token = reset.issue_reset_token(store, user, purpose=reset.RESET, audit_event=event)
+    return {
+        "user_id": user.user_id,
+        "reset_link": reset.reset_link(_console_url(), token),
+        "expires_at": clock.iso(clock.now() + reset.TOKEN_SECONDS[reset.RESET]),
+    }
+
+
+# -- keys -----------------------------------------------------------------------------
+
+
+def key_list(args: argparse.Namespace) -> dict[str, Any]:
+    """A user's API keys, jwt keys and bot token, as GET /keys shows them: never a
+    token or secret."""
+    store = _store(args)
+    user = _target_user(store, args)
+    found = store.list_keys(user.user_id)
+    return {"user_id": user.user_id, "keys": [key_view(key) for key in found]}
+
+
+def key_revoke(args: argparse.Namespace) -> dict[str, Any]:
+    """Deletes one key of a user, named by its handle, as DELETE /keys/{handle} does."""
+    store = _store(args)
+    user = _target_user(store, args)
+    key = store.get_key_by_handle(user.user_id, args.handle)
+    if key is None:
+        raise CliError(f"user {user.user_id} has no key with handle {args.handle!r}")
+    event = _event(args.account, audit.KEY_DELETED, (audit.TARGET_KEY, args.handle))
+    store.delete_key(key, audit=event)
+    audit.emit(event)
+    return {"user_id": user.user_id, "handle": args.handle, "revoked": True}
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _event(account_id: str, action: str, target: tuple[str, str]) -> Item:
+    return audit.new_event(
+        account_id,
+        action,
+        actor=CLI_ACTOR,
+        target=target,
+        meta=audit.RequestMeta(ip=None, user_agent=CLI_USER_AGENT),
+        retention_days=_retention_days(),
+    )
+
+
+def _state(user: User) -> Item:
+    """What a decision was based on; the write fails if the user changed since."""
+    return {"role": user.role, "disabled": user.disabled}
+
+
+def _check_account(store: Store, account_id: str) -> None:
+    if store.get_account(account_id) is None:
+        raise CliError(f"no such account: {account_id}")
+
+
+def _target_user(store: Store, args: argparse.Namespace) -> User:
+    """The user that --email or --user-id names, in the account --account names."""
+    account_id = args.account
+    if args.user_id is not None:
+        user = store.get_user(args.user_id)
+        if user is None or user.account_id != account_id:
+            _check_account(store, account_id)
+            raise CliError(f"no user with id {args.user_id!r} in account {account_id}")
+        return user
+    user_id = store.find_user_ids_by_email(users.normalize_email(args.email)).get(account_id)
+    found = store.get_user(user_id) if user_id else None
+    if found is None:
+        _check_account(store, account_id)
+        raise CliError(f"no user with email {args.email!r} in account {account_id}")
+    return found
 
 
 def _read_password() -> str:
@@ -65,69 +304,6 @@ def _read_password() -> str:
     if not password:
         raise CliError("a password is required (stdin or GATEKEY_PASSWORD)")
     return password
-
-
-def account_create(args: argparse.Namespace) -> dict[str, Any]:
-    if not args.name.strip():
-        raise CliError("the account name must not be empty")
-    account = users.create_account(_store(args), args.name)
-    return {"account_id": account["account_id"]}
-
-
-def user_create(args: argparse.Namespace) -> dict[str, Any]:
-    email = users.normalize_email(args.email)
-    if "@" not in email or len(email) > 320:
-        raise CliError(f"not an email address: {args.email!r}")
-    password = None if args.bot else _read_password()
-    if password is not None:
-        passwords.check_password_rule(password, email)
-    user = users.create_user(
-        _store(args),
-        account_id=args.account,
-        email=email,
-        password=password,
-        admin=args.admin,
-        bot=args.bot,
-    )
-    return {"user_id": user.user_id}
-
-
-def user_list(args: argparse.Namespace) -> dict[str, Any]:
-    """The users of an account, as an admin sees them in GET /account/users."""
-    store = _store(args)
-    if store.get_account(args.account) is None:
-        raise CliError(f"no such account: {args.account}")
-    found = sorted(store.list_account_users(args.account), key=lambda u: (u.created_at, u.user_id))
-    return {"users": [user_view(user) for user in found]}
-
-
-def user_reset_password(args: argparse.Namespace) -> dict[str, Any]:
-    """A single-use reset link for a user, printed rather than sent (the operator hands it
-    over); recorded in the account's audit log as password.reset_requested."""
-    store = _store(args)
-    user = _user_by_email(store, args.account, args.email)
-    event = audit.new_event(
-        args.account,
-        audit.PASSWORD_RESET_REQUESTED,
-        actor=None,
-        target=(audit.TARGET_USER, user.user_id),
-        meta=audit.RequestMeta(ip=None, user_agent=CLI_USER_AGENT),
-        retention_days=_retention_days(),
-    )
-    token = reset.issue_reset_token(store, user, purpose=reset.RESET, audit_event=event)
-    return {
-        "user_id": user.user_id,
-        "reset_link": reset.reset_link(_console_url(), token),
-        "expires_at": clock.iso(clock.now() + reset.TOKEN_SECONDS[reset.RESET]),
-    }
-
-
-def _user_by_email(store: Store, account_id: str, email: str) -> User:
-    user_id = store.find_user_ids_by_email(users.normalize_email(email)).get(account_id)
-    user = store.get_user(user_id) if user_id else None
-    if user is None:
-        raise CliError(f"no user with email {email!r} in account {account_id}")
-    return user
 
 
 def _console_url() -> str:
@@ -144,51 +320,134 @@ def _retention_days() -> int:
     return int(raw)
 
 
+# -- the parser -----------------------------------------------------------------------
+
+ACCOUNT_HELP = "id of the account (from `gatekey account create` or `account list`)"
+EMAIL_HELP = "email address of the user (any case)"
+
+
+def _command(
+    group: Any, name: str, run: Callable[[argparse.Namespace], dict[str, Any]], text: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = group.add_parser(name, help=text, description=text)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _user_options(parser: argparse.ArgumentParser) -> None:
+    """--account, and the user by --email or (bots have none) by --user-id."""
+    parser.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--email", help=EMAIL_HELP)
+    which.add_argument(
+        "--user-id", help="id of the user (from `gatekey user list`; bots have no email)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gatekey", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="gatekey",
+        description=__doc__.split("\n\n")[0] + " Each command prints one JSON object.",
+        epilog="Environment: GATEKEY_TABLE (table name), DYNAMODB_ENDPOINT (another "
+        "endpoint), GATEKEY_DYNAMODB_PORT (DynamoDB Local's port), GATEKEY_PASSWORD.",
+    )
     parser.add_argument(
-        "--aws", action="store_true", help="use AWS DynamoDB (usual credentials, GATEKEY_TABLE)"
+        "--aws",
+        action="store_true",
+        help="use AWS DynamoDB (the usual AWS credentials and region, GATEKEY_TABLE) "
+        "instead of the local run's DynamoDB Local",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, title="commands")
 
-    account = commands.add_parser("account", help="manage accounts")
-    account_commands = account.add_subparsers(dest="action", required=True)
-    create_account = account_commands.add_parser("create", help="create an account")
-    create_account.add_argument("name")
-    create_account.set_defaults(run=account_create)
+    account = commands.add_parser("account", help="create and list accounts")
+    account_commands = account.add_subparsers(dest="action", required=True, title="actions")
+    create_account = _command(account_commands, "create", account_create, "create an account")
+    create_account.add_argument("name", help="the account's display name")
+    _command(account_commands, "list", account_list, "list every account, oldest first")
 
-    user = commands.add_parser("user", help="manage users")
-    user_commands = user.add_subparsers(dest="action", required=True)
-    create_user = user_commands.add_parser(
-        "create", help="create a user (password from stdin or GATEKEY_PASSWORD)"
+    user = commands.add_parser("user", help="create, list, disable, enable and delete users")
+    user_commands = user.add_subparsers(dest="action", required=True, title="actions")
+    create_user = _command(
+        user_commands,
+        "create",
+        user_create,
+        "create a user (password from stdin or GATEKEY_PASSWORD)",
     )
-    create_user.add_argument("--account", required=True, help="account id")
-    create_user.add_argument("--email", required=True)
-    create_user.add_argument("--admin", action="store_true", help="account administrator")
-    create_user.add_argument("--bot", action="store_true", help="a bot user (no password)")
-    create_user.set_defaults(run=user_create)
-    list_users = user_commands.add_parser("list", help="list the users of an account")
-    list_users.add_argument("--account", required=True, help="account id")
-    list_users.set_defaults(run=user_list)
-    reset_password = user_commands.add_parser(
-        "reset-password", help="print a single-use password reset link (valid 30 minutes)"
+    create_user.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    create_user.add_argument("--email", required=True, help=EMAIL_HELP)
+    create_user.add_argument(
+        "--admin", action="store_true", help="make the user an account administrator"
     )
-    reset_password.add_argument("--account", required=True, help="account id")
-    reset_password.add_argument("--email", required=True)
-    reset_password.set_defaults(run=user_reset_password)
+    create_user.add_argument(
+        "--bot", action="store_true", help="create a bot user (no password is read)"
+    )
+    list_users = _command(user_commands, "list", user_list, "list the users of an account")
+    list_users.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    for name, run, text in (
+        ("disable", user_disable, "disable a user and every session and key of theirs"),
+        ("enable", user_enable, "enable a disabled user again"),
+        ("delete", user_delete, "delete a user with their sessions and keys"),
+        (
+            "reset-password",
+            user_reset_password,
+            "print a single-use password reset link (valid 30 minutes)",
+        ),
+    ):
+        _user_options(_command(user_commands, name, run, text))
+
+    key = commands.add_parser("key", help="list and revoke a user's keys")
+    key_commands = key.add_subparsers(dest="action", required=True, title="actions")
+    _user_options(
+        _command(
+            key_commands,
+            "list",
+            key_list,
+            "list a user's API keys, jwt keys and bot token (never a secret)",
+        )
+    )
+    revoke = _command(key_commands, "revoke", key_revoke, "revoke (delete) one key of a user")
+    _user_options(revoke)
+    revoke.add_argument(
+        "--handle", required=True, help="handle of the key (see `gatekey key list`)"
+    )
 
     commands.add_parser(
-        "local", help="run DynamoDB Local and the local APIs (see `gatekey local --help`)"
+        "local",
+        help="run DynamoDB Local and the local APIs, as `make run` does "
+        "(see `gatekey local --help`; needs the `local` extra)",
+        add_help=False,
     )
     return parser
+
+
+# -- running --------------------------------------------------------------------------
+
+
+def _run_local(argv: list[str]) -> int:
+    """`gatekey local`: the local run, from the `local` extra (imported only here)."""
+    try:
+        from gatekey_local.runtime import main as run_local_main
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or str(exc)
+        print(
+            f"gatekey: error: `gatekey local` needs the local extra ({missing} is not "
+            "installed): pip install -e '.[local]' (or `make install`)",
+            file=sys.stderr,
+        )
+        return 1
+    return run_local_main(argv)
+
+
+def _unreachable(args: argparse.Namespace) -> str:
+    endpoint = getattr(args, "endpoint_tried", None) or "the configured endpoint"
+    hint = "check the AWS credentials and region" if args.aws else "is `make run` up?"
+    return f"DynamoDB is unreachable at {endpoint} (table {_table_name()}; {hint})"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["local"]:
-        from gatekey_local.runtime import main as run_local_main
-
-        return run_local_main(argv[1:])
+        return _run_local(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
@@ -196,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gatekey: error: {exc}", file=sys.stderr)
         return 1
     except ServiceUnavailable:
-        print("gatekey: error: DynamoDB is unreachable (is `make run` up?)", file=sys.stderr)
+        print(f"gatekey: error: {_unreachable(args)}", file=sys.stderr)
         return 1
     except ValidationFailed as exc:
         for entry in exc.entries:
@@ -207,7 +466,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(json.dumps(result))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

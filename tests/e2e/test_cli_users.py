@@ -1,4 +1,4 @@
-"""The admin CLI's user commands (CONTRACT section 8): list, reset-password, and the
+"""The admin CLI's user commands (CONTRACT sections 2 and 8): list, reset-password, and the
 password rule on create, against DynamoDB Local and the local API."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_reset_password_prints_a_working_single_use_link(api, admin, capsys, mon
         params={"action": "password.reset_requested", "user_id": member.user_id},
     ).json()["events"]
     assert len(events) == 1
-    assert events[0]["actor"] == {"user_id": None, "token_type": None}
+    assert events[0]["actor"] == {"user_id": None, "token_type": "cli"}
     assert events[0]["user_agent"] == "gatekey-cli"
     assert found.group(1) not in json.dumps(events)
 

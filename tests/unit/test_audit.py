@@ -70,7 +70,7 @@ def test_long_user_agents_are_cut():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"action": "key.exploded"}, {"outcome": "maybe"}, {"target": ("account", "a")}],
+    [{"action": "key.exploded"}, {"outcome": "maybe"}, {"target": ("tenant", "a")}],
 )
 def test_unknown_actions_outcomes_and_targets_are_bugs(kwargs):
     with pytest.raises(ValueError):

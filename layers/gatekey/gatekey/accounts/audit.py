@@ -59,6 +59,7 @@ BOT_TOKEN_REGENERATED = "bot.token_regenerated"
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
 USER_DELETED = "user.deleted"
+ACCOUNT_CREATED = "account.created"
 
 ACTIONS: tuple[str, ...] = (
     LOGIN_SUCCESS,
@@ -82,6 +83,7 @@ ACTIONS: tuple[str, ...] = (
     USER_CREATED,
     USER_UPDATED,
     USER_DELETED,
+    ACCOUNT_CREATED,
 )
 SUCCESS = "success"
 FAILURE = "failure"
@@ -90,7 +92,8 @@ OUTCOMES = (SUCCESS, FAILURE)
 TARGET_USER = "user"
 TARGET_KEY = "key"
 TARGET_SESSION = "session"
-TARGET_TYPES = (TARGET_USER, TARGET_KEY, TARGET_SESSION)
+TARGET_ACCOUNT = "account"
+TARGET_TYPES = (TARGET_USER, TARGET_KEY, TARGET_SESSION, TARGET_ACCOUNT)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100

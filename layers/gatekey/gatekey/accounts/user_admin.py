@@ -187,26 +187,31 @@ class UserAdminService:
         return user
 
     def _remaining_admin(self, before: User, after: User) -> str | None:
-        """Another enabled admin, whom the change requires to remain one when it takes
-        an admin away (None when it takes none away); LastAdmin when there is none."""
-        if not is_enabled_admin(before) or is_enabled_admin(after):
-            return None
-        others = [
-            user
-            for user in self.store.list_account_users(before.account_id)
-            if user.user_id != before.user_id and is_enabled_admin(user)
-        ]
-        if not others:
-            raise LastAdmin()
-        # The oldest admin: the one least likely to be the target of a concurrent change.
-        other = min(others, key=lambda user: (user.created_at, user.user_id))
-        return other.user_id
+        return remaining_admin_id(self.store, before, after)
 
     @staticmethod
     def _event(admin: Principal, action: str, user_id: str, meta: audit.RequestMeta | None) -> Item:
         return audit.new_event(
             admin.account_id, action, actor=admin, target=(audit.TARGET_USER, user_id), meta=meta
         )
+
+
+def remaining_admin_id(store: Store, before: User, after: User) -> str | None:
+    """Another enabled admin, whom the change requires to remain one when it takes an
+    admin away (None when it takes none away); LastAdmin when there is none. The API and
+    the admin CLI both decide with it."""
+    if not is_enabled_admin(before) or is_enabled_admin(after):
+        return None
+    others = [
+        user
+        for user in store.list_account_users(before.account_id)
+        if user.user_id != before.user_id and is_enabled_admin(user)
+    ]
+    if not others:
+        raise LastAdmin()
+    # The oldest admin: the one least likely to be the target of a concurrent change.
+    other = min(others, key=lambda user: (user.created_at, user.user_id))
+    return other.user_id
 
 
 def _state(user: User) -> Item:

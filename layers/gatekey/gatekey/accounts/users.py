@@ -37,8 +37,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_account(store: Store, name: str) -> Item:
-    return store.put_account(str(uuid.uuid4()), name.strip())
+def create_account(
+    store: Store, name: str, *, account_id: str | None = None, audit_event: Item | None = None
+) -> Item:
+    """A new account; with `audit_event`, recorded in the same transaction."""
+    return store.put_account(account_id or str(uuid.uuid4()), name.strip(), audit=audit_event)
 
 
 def create_user(
@@ -49,18 +52,22 @@ def create_user(
     password: str | None,
     admin: bool = False,
     bot: bool = False,
+    user_id: str | None = None,
+    audit_event: Item | None = None,
 ) -> User:
-    """A user of an account; bots have no password and log in only with their token."""
+    """A user of an account; bots have no password and log in only with their token.
+    With `audit_event`, the creation is recorded in the same transaction."""
     return store.create_user(
         {
-            "user_id": str(uuid.uuid4()),
+            "user_id": user_id or str(uuid.uuid4()),
             "account_id": account_id,
             "email": normalize_email(email),
             "role": ADMIN if admin else MEMBER,
             "is_bot": bot,
             "password_hash": hash_password(password) if password else None,
             "created_at": clock.now(),
-        }
+        },
+        audit=audit_event,
     )
 
 

@@ -4,7 +4,7 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 
 | item           | pk                | sk            | gsi1pk              | gsi1sk         |
 |----------------|-------------------|---------------|---------------------|----------------|
-| account        | ACCOUNT#<id>      | ACCOUNT       |                     |                |
+| account        | ACCOUNT#<id>      | ACCOUNT       | ACCOUNTS            | <created>#<id> |
 | user           | USER#<id>         | USER          | ACCOUNT#<id>#USERS  | USER#<id>      |
 | email claim    | EMAIL#<email>     | ACCOUNT#<id>  |                     |                |
 | session        | SESSION#<id>      | SESSION       | USER#<id>#SESSIONS  | <created>#<id> |
@@ -40,6 +40,17 @@ def wire(key: ItemKey) -> dict[str, dict[str, str]]:
 
 def account(account_id: str) -> ItemKey:
     return {"pk": f"{ACCOUNT_PREFIX}{account_id}", "sk": "ACCOUNT"}
+
+
+ACCOUNTS = "ACCOUNTS"
+"""The gsi1pk under which every account is listed (the admin CLI's `account list`)."""
+
+
+def account_index(account_id: str, created_at: int) -> ItemKey:
+    """An account item's gsi1 attributes: accounts are listed oldest first, by one Query
+    rather than a Scan of the whole table. Accounts are made only by the admin CLI, so
+    the one partition sees few writes."""
+    return {"gsi1pk": ACCOUNTS, "gsi1sk": f"{created_at:012d}#{account_id}"}
 
 
 def user(user_id: str) -> ItemKey:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gatekey import clock
-from gatekey.errors import EmailTaken, NotFound
+from gatekey.errors import Conflict, EmailTaken, NotFound
 from gatekey.records import User
 from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
@@ -27,15 +27,26 @@ def credentials_version_condition(version: int) -> dict[str, Any]:
 
 
 class Users(StoreBase):
-    def put_account(self, account_id: str, name: str) -> Item:
+    def put_account(self, account_id: str, name: str, *, audit: Item | None = None) -> Item:
+        """A new account, listed in gsi1 under `ACCOUNTS`; with `audit`, the event goes in
+        the same transaction."""
+        created_at = clock.now()
         item = {
             **item_keys.account(account_id),
+            **item_keys.account_index(account_id, created_at),
             "account_id": account_id,
             "name": name,
-            "created_at": clock.now(),
+            "created_at": created_at,
         }
-        self._put(item, must_not_exist=True)
+        if audit is None:
+            self._put(item, must_not_exist=True)
+        elif self._transact_audited([self._put_action(item)], audit):
+            raise Conflict()
         return item
+
+    def list_accounts(self) -> list[Item]:
+        """Every account, oldest first (one Query of gsi1, paged; no Scan)."""
+        return self._query_index(item_keys.ACCOUNTS)
 
     def get_account(self, account_id: str) -> Item | None:
         return self._get(item_keys.account(account_id))
