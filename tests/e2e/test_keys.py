@@ -191,6 +191,8 @@ def test_request_types_are_never_coerced(api, token):
         assert response.status_code == 400, (days, response.text)
         assert [entry["attr"] for entry in response.json()["errors"]] == ["expires_in_days"]
     assert api.get("/user/keys/typed", token=token).status_code == 404
+    # 30.0 is the JSON Schema integer 30 (what the spec's `type: integer` accepts)
+    assert create_key(api, token, expires_in_days=30.0)["expires_at"] is not None
 
 
 def test_validator_messages_have_no_pydantic_prefix(api, token):

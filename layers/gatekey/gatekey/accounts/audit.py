@@ -108,7 +108,8 @@ logger.setLevel(logging.INFO)
 _SORT_KEY = re.compile(
     r"^\d{12}#[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
-_USER_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# a user id: the canonical uuid4 the store writes (the spec's Uuid)
+_USER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _LIMIT = re.compile(r"^[0-9]{1,3}$")  # ASCII digits only (str.isdigit takes any script)
 
 
