@@ -214,9 +214,9 @@ def measure(endpoint: str) -> dict[str, Any]:
     }
 
     # The floor reads an item of the same size class as the ones authorization reads.
-    key_item = store.get_key_by_handle(user.user_id, "bench")
-    assert key_item is not None
-    key = item_keys.wire(item_keys.api_key(key_item["key_id"]))
+    bench_key = store.get_key_by_handle(user.user_id, "bench")
+    assert bench_key is not None
+    key = item_keys.wire(item_keys.api_key(bench_key.key_id))
 
     def get_item() -> None:
         lean.client.get_item(TableName=lean.table, Key=key, ConsistentRead=True)

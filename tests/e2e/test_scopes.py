@@ -269,5 +269,5 @@ def test_credential_update_covers_more_than_one_transaction(api):
     for index in range(120):
         keys.create(owner, handle=f"bulk-{index}", alias=None, key_type="token", expires_at=None)
     store.change_user(store.get_user(user.user_id), {"role": "admin"})
-    assert {key["role"] for key in store.list_keys(user.user_id)} == {"admin"}
+    assert {key.role for key in store.list_keys(user.user_id)} == {"admin"}
     assert api.get("/user", token=session).json()["role"] == "admin"

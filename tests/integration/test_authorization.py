@@ -40,7 +40,7 @@ def test_refresh_token_is_not_accepted_as_access(store, user):
 def test_refresh_token_yields_the_same_session(store, user):
     tokens = login(user)
     session = get_authorizer().authorize_refresh(f"Bearer {tokens['refresh_token']}", USER_AGENT)
-    assert session["user_id"] == user.user_id
+    assert session.user_id == user.user_id
 
 
 def test_missing_header_is_not_authenticated_without_reads(store):

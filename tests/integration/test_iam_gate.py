@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from gatekey.errors import PermissionMisconfigured, ServiceUnavailable
+from gatekey.records import ApiKey
 from gatekey.settings import Settings
 from gatekey.tokens.keyring import KeyringSource
 from gatekey_local import iam_gate
@@ -86,7 +87,7 @@ def test_transactions_are_checked_item_by_item(store, user, roles):
     error = None
     with iam_gate.invoking(roles["AuthorizerFunction"]):
         try:
-            store.delete_key({"user_id": user.user_id, "handle": "h", "key_id": "k"})
+            store.delete_key(ApiKey("k", user.user_id, "a", "member", "h", "token", 1, 1, "k1"))
         except PermissionMisconfigured as exc:
             error = exc
     assert isinstance(error, ServiceUnavailable)

@@ -12,6 +12,7 @@ from gatekey import clock
 from gatekey.accounts import audit, reset
 from gatekey.accounts.passwords import hash_password, verify_password
 from gatekey.errors import Conflict
+from gatekey.records import Session
 from gatekey.store import from_item, item_keys
 from tests.helpers import PASSWORD
 
@@ -75,25 +76,25 @@ def test_a_password_change_ends_more_sessions_than_one_transaction_holds(store, 
     session_ids = [str(uuid.uuid4()) for _ in range(130)]
     for session_id in session_ids:
         store.put_session(
-            {
-                "session_id": session_id,
-                "user_id": user.user_id,
-                "account_id": user.account_id,
-                "email": user.email,
-                "role": "member",
-                "user_agent": "ua",
-                "created_at": now,
-                "last_used_at": now,
-                "max_expires_at": now + 3600,
-                "ttl": now + 3600,
-            }
+            Session(
+                session_id=session_id,
+                user_id=user.user_id,
+                account_id=user.account_id,
+                email=user.email,
+                role="member",
+                user_agent="ua",
+                created_at=now,
+                last_used_at=now,
+                max_expires_at=now + 3600,
+                ttl=now + 3600,
+            )
         )
     kept = session_ids[42]
     ended = store.set_password(
         store.get_user(user.user_id), hash_password("a new long passphrase"), keep_session_id=kept
     )
     assert ended == 129
-    assert [s["session_id"] for s in store.list_sessions(user.user_id)] == [kept]
+    assert [s.session_id for s in store.list_sessions(user.user_id)] == [kept]
     stored = store.get_user(user.user_id)
     assert verify_password(stored.password_hash, "a new long passphrase")
     assert stored.password_version == 1
@@ -141,22 +142,22 @@ def test_a_login_writes_the_session_last_login_and_its_event_together(store, use
         target=(audit.TARGET_USER, user.user_id),
     )
     session = store.open_session(
-        {
-            "session_id": str(uuid.uuid4()),
-            "user_id": user.user_id,
-            "account_id": user.account_id,
-            "email": user.email,
-            "role": "member",
-            "user_agent": "ua",
-            "created_at": now,
-            "last_used_at": now,
-            "max_expires_at": now + 3600,
-            "ttl": now + 3600,
-        },
+        Session(
+            session_id=str(uuid.uuid4()),
+            user_id=user.user_id,
+            account_id=user.account_id,
+            email=user.email,
+            role="member",
+            user_agent="ua",
+            created_at=now,
+            last_used_at=now,
+            max_expires_at=now + 3600,
+            ttl=now + 3600,
+        ),
         owner=store.get_user(user.user_id),
         audit=event,
     )
-    assert store.get_session(session["session_id"]) is not None
+    assert store.get_session(session.session_id) is not None
     assert store.get_user(user.user_id).last_login_at == now
     events, _ = store.list_audit_events(user.account_id, limit=10)
     assert [e["id"] for e in events] == [event["id"]]

@@ -5,6 +5,7 @@ import pytest
 from gatekey import clock
 from gatekey.accounts import users
 from gatekey.errors import EmailTaken, NotFound, ServiceUnavailable
+from gatekey.records import Session
 from gatekey.settings import Settings
 from gatekey.store import Store, create_dynamodb_client
 
@@ -43,38 +44,39 @@ def test_user_in_unknown_account_is_refused(store):
         users.create_user(store, account_id="nope", email="x@example.com", password="pw")
 
 
-def session_item(user_id: str, *, ttl: int) -> dict:
+def a_session(user_id: str, *, ttl: int) -> Session:
     now = clock.now()
-    return {
-        "session_id": str(uuid.uuid4()),
-        "user_id": user_id,
-        "account_id": "a",
-        "email": "e@example.com",
-        "role": "member",
-        "user_agent": "ua",
-        "created_at": now,
-        "last_used_at": now,
-        "max_expires_at": now + 3600,
-        "ttl": ttl,
-    }
+    return Session(
+        session_id=str(uuid.uuid4()),
+        user_id=user_id,
+        account_id="a",
+        email="e@example.com",
+        role="member",
+        user_agent="ua",
+        created_at=now,
+        last_used_at=now,
+        max_expires_at=now + 3600,
+        ttl=ttl,
+    )
 
 
 def test_expired_session_reads_as_absent_before_ttl_deletes_it(store):
-    session = store.put_session(session_item("u", ttl=clock.now() - 1))
-    assert store.get_session(session["session_id"]) is None
+    session = store.put_session(a_session("u", ttl=clock.now() - 1))
+    assert store.get_session(session.session_id) is None
 
 
 def test_touch_never_resurrects_a_deleted_session(store):
-    session = store.put_session(session_item("u", ttl=clock.now() + 60))
-    store.delete_session(session["session_id"])
-    assert not store.touch_session(session["session_id"], at=clock.now(), ttl=clock.now() + 60)
-    assert store.get_session(session["session_id"]) is None
+    session = store.put_session(a_session("u", ttl=clock.now() + 60))
+    store.delete_session(session.session_id)
+    assert not store.touch_session(session.session_id, at=clock.now(), ttl=clock.now() + 60)
+    assert store.get_session(session.session_id) is None
 
 
 def test_touch_slides_a_live_session(store):
-    session = store.put_session(session_item("u", ttl=clock.now() + 60))
-    assert store.touch_session(session["session_id"], at=clock.now(), ttl=clock.now() + 600)
-    assert store.get_session(session["session_id"])["ttl"] >= clock.now() + 590
+    session = store.put_session(a_session("u", ttl=clock.now() + 60))
+    assert store.touch_session(session.session_id, at=clock.now(), ttl=clock.now() + 600)
+    touched = store.get_session(session.session_id)
+    assert touched is not None and touched.ttl >= clock.now() + 590
 
 
 def test_unreachable_database_is_service_unavailable(gatekey_env):
@@ -111,4 +113,4 @@ def test_concurrent_creates_of_one_handle_yield_exactly_one_key(store):
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = sorted(pool.map(create, range(8)))
     assert outcomes == ["created"] + ["taken"] * 7
-    assert [key["handle"] for key in store.list_keys(owner.user_id)] == ["race"]
+    assert [key.handle for key in store.list_keys(owner.user_id)] == ["race"]

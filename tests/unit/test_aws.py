@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from gatekey import aws
 from gatekey.errors import NotFound, ServiceUnavailable
+from gatekey.records import ApiKey
 from gatekey.settings import Settings
 from gatekey.store import Store
 from gatekey.tokens.keyring import KeyringSource
@@ -372,7 +373,8 @@ def test_conditional_check_failure_is_not_retried_and_is_handled_as_with_boto3(s
     store.touch_key("k", at=1)  # a key deleted meanwhile stays deleted, silently
     assert store.touch_session("s", at=1, ttl=2) is False
     with pytest.raises(NotFound):
-        store.update_key({"key_id": "k"}, {"alias": "x"})
+        key = ApiKey("k", "u", "a", "member", "ci", "token", 1, 1, "k1")
+        store.update_key(key, {"alias": "x"})
     assert len(server.requests) == 3
 
 

@@ -24,7 +24,7 @@ from gatekey.errors import (
     PermissionMisconfigured,
     ServiceUnavailable,
 )
-from gatekey.records import User
+from gatekey.records import ApiKey, User
 from gatekey.store import TRANSACTION_ATTEMPTS, Store
 from gatekey.tokens import key_tokens, session_tokens
 from gatekey.tokens.keyring import Keyring
@@ -61,7 +61,7 @@ def an_owner() -> User:
     return User(user_id="u", account_id="a", role="member", created_at=1)
 
 
-def a_key(**fields: Any) -> dict[str, Any]:
+def a_key(**fields: Any) -> ApiKey:
     key = {
         "key_id": str(uuid.uuid4()),
         "user_id": str(uuid.uuid4()),
@@ -73,7 +73,7 @@ def a_key(**fields: Any) -> dict[str, Any]:
         "secret_kid": "k1",
         "created_at": 1_700_000_000,
     }
-    return {**key, **fields}
+    return ApiKey.from_item({**key, **fields})
 
 
 def a_user(**fields: Any) -> dict[str, Any]:

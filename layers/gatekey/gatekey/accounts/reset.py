@@ -272,14 +272,14 @@ class PasswordService:
     ) -> dict[str, Any]:
         """Spends the token and sets the password; every session of the user ends."""
         digest = token_hash(token)
-        item = self.store.get_reset_token(digest)
-        user = self.store.get_user(item["user_id"]) if item else None
+        issued = self.store.get_reset_token(digest)  # the token's item, not a record
+        user = self.store.get_user(issued["user_id"]) if issued else None
         if (
-            item is None
+            issued is None
             or user is None
             or user.is_bot
             or user.disabled
-            or (user.password_version or 0) != int(item["password_version"])
+            or (user.password_version or 0) != int(issued["password_version"])
         ):
             raise _invalid_token()
         check_password_rule(new_password, user.email)

@@ -218,9 +218,9 @@ class SessionService:
         ]
         audit.record_unauthenticated_failure(self.store, email, events, now=now)
 
-    def refresh(self, session: Item) -> dict[str, Any]:
+    def refresh(self, session: Session) -> dict[str, Any]:
         """A new access token for a live session (checked by the authorization module)."""
-        access_token, expires_in = self._access_token(Session.from_item(session), clock.now())
+        access_token, expires_in = self._access_token(session, clock.now())
         return {"access_token": access_token, "expires_in": expires_in}
 
     def _open_session(
@@ -239,7 +239,7 @@ class SessionService:
                 retention_days=self.settings.audit_retention_days,
             )
             try:
-                self.store.open_session(session.to_item(), owner=user, audit=event)
+                self.store.open_session(session, owner=user, audit=event)
             except OwnerChanged:
                 fresh = self.store.get_user(user.user_id)
                 if (

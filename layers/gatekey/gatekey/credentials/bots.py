@@ -12,14 +12,14 @@ from gatekey.credentials.keys import TOKEN, key_scopes, key_view, new_key
 from gatekey.errors import NotFound
 from gatekey.policy import Action
 from gatekey.principal import Principal
-from gatekey.records import User
+from gatekey.records import ApiKey, User
 from gatekey.store import Item, Store
 from gatekey.tokens.keyring import Keyring
 
 BOT_TOKEN_HANDLE = "bot-token"
 
 
-def bot_view(user: User, token_key: Item | None = None) -> dict[str, Any]:
+def bot_view(user: User, token_key: ApiKey | None = None) -> dict[str, Any]:
     view = {**public_user(user), "name": user.name}
     if token_key is not None:
         view["scopes"] = list(key_scopes(token_key))
@@ -80,7 +80,7 @@ class BotService:
         caller's credential)."""
         bot = self._bot(admin, bot_id)
         keys = self.store.list_keys(bot_id)
-        old = next((key for key in keys if key["handle"] == BOT_TOKEN_HANDLE), None)
+        old = next((key for key in keys if key.handle == BOT_TOKEN_HANDLE), None)
         bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
         expires_at = policy.grant_expiry(admin, None)
         policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at))
@@ -90,7 +90,7 @@ class BotService:
         audit.emit(event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
-    def _token_key(self, bot: User, bot_scopes: tuple[str, ...], expires_at: int | None) -> Item:
+    def _token_key(self, bot: User, bot_scopes: tuple[str, ...], expires_at: int | None) -> ApiKey:
         return new_key(
             bot,
             self.keyring,

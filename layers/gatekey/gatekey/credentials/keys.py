@@ -22,36 +22,30 @@ DAY = 86_400
 CREATE_ATTEMPTS = 5  # fresh reads of an owner who changed while a key was created
 
 
-def key_view(key: Item, keyring: Keyring | None = None) -> dict[str, Any]:
+def key_view(key: ApiKey, keyring: Keyring | None = None) -> dict[str, Any]:
     """What the owner sees of a key; with a keyring, its token (or kid and secret) too."""
     view: dict[str, Any] = {
-        "handle": key["handle"],
-        "alias": key.get("alias"),
-        "type": key["type"],
-        "account_id": key["account_id"],
-        "created_at": clock.iso(key["created_at"]),
-        "expires_at": clock.iso(key.get("expires_at")),
-        "last_used_at": clock.iso(key.get("last_used_at")),
+        "handle": key.handle,
+        "alias": key.alias,
+        "type": key.type,
+        "account_id": key.account_id,
+        "created_at": clock.iso(key.created_at),
+        "expires_at": clock.iso(key.expires_at),
+        "last_used_at": clock.iso(key.last_used_at),
         "scopes": list(key_scopes(key)),
     }
-    if key["type"] == JWT:
-        view["kid"] = key["key_id"]
+    if key.type == JWT:
+        view["kid"] = key.key_id
     if keyring is not None:
-        credentials = {
-            "key_id": key["key_id"],
-            "version": key["version"],  # an int: the store reads integral numbers as ints
-            "secret_kid": key["secret_kid"],
-        }
-        if key["type"] == JWT:
-            view["secret"] = key_tokens.make_client_secret(keyring, **credentials)
-        else:
-            view["token"] = key_tokens.make_token(keyring, **credentials)
+        make = key_tokens.make_client_secret if key.type == JWT else key_tokens.make_token
+        secret = make(keyring, key_id=key.key_id, version=key.version, secret_kid=key.secret_kid)
+        view["secret" if key.type == JWT else "token"] = secret
     return view
 
 
-def key_scopes(key: Item) -> tuple[str, ...]:
+def key_scopes(key: ApiKey) -> tuple[str, ...]:
     """A key's scopes; keys made before scopes existed hold the default, `*`."""
-    return tuple(key.get("scopes") or scopes.DEFAULT_SCOPES)
+    return key.scopes or scopes.DEFAULT_SCOPES
 
 
 def new_key(
@@ -63,28 +57,28 @@ def new_key(
     key_type: KeyType,
     expires_at: int | None,
     key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
-) -> Item:
-    """A key item for `owner`, copying the owner's state as read (role, flags and the
+) -> ApiKey:
+    """A new key of `owner`, copying the owner's state as read (role, flags and the
     credentials version that the creation conditions on)."""
-    return {
-        "key_id": str(uuid.uuid4()),
-        "user_id": owner.user_id,
-        "account_id": owner.account_id,
-        "email": owner.email or "",
-        "role": owner.role,
-        "is_bot": owner.is_bot,
-        "disabled": owner.disabled,
-        "credentials_version": owner.credentials_version,
-        "handle": handle,
-        "alias": alias,
-        "type": key_type,
-        "created_at": clock.now(),
-        "expires_at": expires_at,
-        "last_used_at": None,
-        "version": 1,
-        "secret_kid": keyring.current_kid,
-        "scopes": list(scopes.normalize(key_scopes)),
-    }
+    return ApiKey(
+        key_id=str(uuid.uuid4()),
+        user_id=owner.user_id,
+        account_id=owner.account_id,
+        email=owner.email or "",
+        role=owner.role,
+        is_bot=owner.is_bot,
+        disabled=owner.disabled,
+        credentials_version=owner.credentials_version,
+        handle=handle,
+        alias=alias,
+        type=key_type,
+        created_at=clock.now(),
+        expires_at=expires_at,
+        last_used_at=None,
+        version=1,
+        secret_kid=keyring.current_kid,
+        scopes=tuple(scopes.normalize(key_scopes)),
+    )
 
 
 def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int | None:
@@ -155,7 +149,7 @@ class KeyService:
     def get(self, owner: Principal, handle: str, *, with_secret: bool = True) -> dict[str, Any]:
         key = self._owned(owner, handle)
         if with_secret:  # reading a broader key's token would be an escalation
-            policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.get("expires_at")))
+            policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.expires_at))
         return key_view(key, self.keyring if with_secret else None)
 
     def update(
@@ -169,7 +163,7 @@ class KeyService:
         key = self._owned(owner, handle)
         if "scopes" in changes:
             requested = tuple(changes["scopes"])
-            policy.check(owner, Action.MANAGE_KEYS, _grant(requested, key.get("expires_at")))
+            policy.check(owner, Action.MANAGE_KEYS, _grant(requested, key.expires_at))
             changes = {**changes, "scopes": list(scopes.normalize(changes["scopes"]))}
         if not changes:
             return key_view(key)
@@ -192,30 +186,29 @@ class KeyService:
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         key = self._owned(owner, handle)
-        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.get("expires_at")))
+        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.expires_at))
         event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
         return key_view(self.rotate_key(key, grace_seconds, event=event), self.keyring)
 
-    def rotate_key(self, key: Item, grace_seconds: int, *, event: Item | None = None) -> Item:
+    def rotate_key(self, key: ApiKey, grace_seconds: int, *, event: Item | None = None) -> ApiKey:
         """A new version; the old one works until min(now + grace, the key's expiry)."""
-        record = ApiKey.from_item(key)
         now = clock.now()
         valid_until = now + grace_seconds
-        if record.expires_at is not None:
-            valid_until = min(valid_until, record.expires_at)
+        if key.expires_at is not None:
+            valid_until = min(valid_until, key.expires_at)
         changes: Item = {
-            "version": record.version + 1,
+            "version": key.version + 1,
             "secret_kid": self.keyring.current_kid,
-            "previous_version": record.version,
-            "previous_secret_kid": record.secret_kid,
+            "previous_version": key.version,
+            "previous_secret_kid": key.secret_kid,
             "previous_valid_until": valid_until if grace_seconds > 0 else now,
         }
-        rotated = self.store.update_key(key, changes, expected_version=record.version, audit=event)
+        rotated = self.store.update_key(key, changes, expected_version=key.version, audit=event)
         if event is not None:
             audit.emit(event)
         return rotated
 
-    def _owned(self, owner: Principal, handle: str) -> Item:
+    def _owned(self, owner: Principal, handle: str) -> ApiKey:
         """The caller's key by handle; another user's key is simply not found."""
         policy.check(owner, Action.MANAGE_KEYS)
         key = self.store.get_key_by_handle(owner.user_id, handle)

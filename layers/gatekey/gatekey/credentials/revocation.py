@@ -14,7 +14,6 @@ from gatekey.accounts import audit
 from gatekey.errors import BadRequest, InvalidToken, NotAuthenticated, NotFound
 from gatekey.policy import Action
 from gatekey.principal import API_KEY, SESSION, Principal
-from gatekey.records import ApiKey, Session
 from gatekey.store import Item, Store
 from gatekey.tokens.authorization import Authorizer
 
@@ -50,12 +49,12 @@ class RevocationService:
         """
         actor = actor or principal
         if principal.token_type == API_KEY:
-            item = self.store.get_key(str(principal.token_id))
-            if item is not None:
-                handle = ApiKey.from_item(item).handle
+            api_key = self.store.get_key(str(principal.token_id))
+            if api_key is not None:
+                handle = api_key.handle
                 event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, handle, meta)
                 with contextlib.suppress(NotFound):  # revoked meanwhile: nothing left to do
-                    self.store.delete_key(item, audit=event)
+                    self.store.delete_key(api_key, audit=event)
                     audit.emit(event)
             return
         if principal.token_id is None or principal.token_expires_at is None:
@@ -73,9 +72,8 @@ class RevocationService:
             )
             audit.emit(event)
             return
-        item = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
-        if item is not None:  # a deleted key's JWTs are dead already
-            key = ApiKey.from_item(item)
+        key = self.store.get_key_by_handle(principal.user_id, str(principal.key_handle))
+        if key is not None:  # a deleted key's JWTs are dead already
             event = _event(actor, audit.TOKEN_REVOKED, audit.TARGET_KEY, key.handle, meta)
             self.store.revoke_client_jwt(
                 principal.token_id,
@@ -102,10 +100,9 @@ class RevocationService:
         self, caller: Principal, token: str, meta: audit.RequestMeta | None
     ) -> None:
         try:
-            item = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
+            session = self.authorizer.authorize_refresh(f"Bearer {token}", None, enforce=False)
         except (InvalidToken, NotAuthenticated):
             return
-        session = Session.from_item(item)
         if session.user_id == caller.user_id:
             session_id = session.session_id
             event = _event(caller, audit.TOKEN_REVOKED, audit.TARGET_SESSION, session_id, meta)
@@ -116,8 +113,7 @@ class RevocationService:
     def list_sessions(self, principal: Principal) -> dict[str, Any]:
         policy.check(principal, Action.MANAGE_SESSIONS)
         sessions = sorted(
-            map(Session.from_item, self.store.list_sessions(principal.user_id)),
-            key=lambda session: session.created_at,
+            self.store.list_sessions(principal.user_id), key=lambda session: session.created_at
         )
         return {
             "sessions": [
@@ -137,8 +133,8 @@ class RevocationService:
         self, principal: Principal, session_id: str, meta: audit.RequestMeta | None = None
     ) -> None:
         policy.check(principal, Action.MANAGE_SESSIONS)
-        item = self.store.get_session(session_id)
-        if item is None or Session.from_item(item).user_id != principal.user_id:
+        session = self.store.get_session(session_id)
+        if session is None or session.user_id != principal.user_id:
             raise NotFound()
         event = _event(principal, audit.SESSION_ENDED, audit.TARGET_SESSION, session_id, meta)
         self.store.delete_session(session_id, audit=event)

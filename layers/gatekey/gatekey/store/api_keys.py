@@ -1,39 +1,42 @@
-"""API keys: the key item and the claim that makes its handle unique per user."""
+"""API keys: the key item and the claim that makes its handle unique per user; read
+back as `ApiKey`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gatekey.errors import Conflict, NotFound
+from gatekey.records import ApiKey
 from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item, from_item
 
 
 class ApiKeys(StoreBase):
-    def _key_actions(self, key: Item) -> tuple[Item, list[Action]]:
+    def _key_actions(self, key: ApiKey) -> list[Action]:
         """The key item and its handle claim; the claim makes the handle unique per user."""
-        item = {**key, **item_keys.api_key(key["key_id"])}
-        claim = {**item_keys.key_handle(key["user_id"], key["handle"]), "key_id": key["key_id"]}
-        return item, [self._put_action(claim), self._put_action(item)]
+        item = {**key.to_item(), **item_keys.api_key(key.key_id)}
+        claim = {**item_keys.key_handle(key.user_id, key.handle), "key_id": key.key_id}
+        return [self._put_action(claim), self._put_action(item)]
 
-    def _key_delete_actions(self, key: Item, *, must_exist: bool = False) -> list[Action]:
+    def _key_delete_actions(self, key: ApiKey, *, must_exist: bool = False) -> list[Action]:
         return [
-            self._delete_action(item_keys.key_handle(key["user_id"], key["handle"])),
-            self._delete_action(item_keys.api_key(key["key_id"]), must_exist=must_exist),
+            self._delete_action(item_keys.key_handle(key.user_id, key.handle)),
+            self._delete_action(item_keys.api_key(key.key_id), must_exist=must_exist),
         ]
 
-    def get_key(self, key_id: str) -> Item | None:
-        return self._get(item_keys.api_key(key_id))
+    def get_key(self, key_id: str) -> ApiKey | None:
+        item = self._get(item_keys.api_key(key_id))
+        return None if item is None else ApiKey.from_item(item)
 
-    def get_key_by_handle(self, user_id: str, handle: str) -> Item | None:
+    def get_key_by_handle(self, user_id: str, handle: str) -> ApiKey | None:
         claim = self._get(item_keys.key_handle(user_id, handle))
         if claim is None:
             return None
         key = self.get_key(claim["key_id"])
-        return key if key is not None and key["user_id"] == user_id else None
+        return key if key is not None and key.user_id == user_id else None
 
-    def list_keys(self, user_id: str) -> list[Item]:
+    def list_keys(self, user_id: str) -> list[ApiKey]:
         claims = self._query(
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
@@ -42,17 +45,18 @@ class ApiKeys(StoreBase):
             },
             ConsistentRead=True,
         )
-        keys = self._batch_get([item_keys.api_key(claim["key_id"]) for claim in claims])
-        return sorted(keys, key=lambda key: (key["created_at"], key["handle"]))
+        items = self._batch_get([item_keys.api_key(claim["key_id"]) for claim in claims])
+        keys = map(ApiKey.from_item, items)
+        return sorted(keys, key=lambda key: (key.created_at, key.handle))
 
     def update_key(
         self,
-        key: Item,
+        key: ApiKey,
         changes: Item,
         *,
         expected_version: int | None = None,
         audit: Item | None = None,
-    ) -> Item:
+    ) -> ApiKey:
         """Sets attributes of a live key; with `expected_version`, only if nobody rotated it.
 
         With an audit event, the update and the event go in one transaction.
@@ -66,7 +70,7 @@ class ApiKeys(StoreBase):
             condition = "version = :expected"
             expression_values[":expected"] = expected_version
         update = self._update_params(
-            item_keys.api_key(key["key_id"]),
+            item_keys.api_key(key.key_id),
             "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(changes))),
             condition,
             expression_values,
@@ -76,11 +80,11 @@ class ApiKeys(StoreBase):
         if audit is not None:
             if self._transact_audited([{"Update": update}], audit):
                 raise failed
-            return {**key, **changes}
+            return ApiKey.from_item({**key.to_item(), **changes})
         response = self._conditional_update({**update, "ReturnValues": "ALL_NEW"})
         if response is None:
             raise failed
-        return from_item(response["Attributes"])
+        return ApiKey.from_item(from_item(response["Attributes"]))
 
     def touch_key(self, key_id: str, *, at: int) -> None:
         """Records last use; a key deleted meanwhile stays deleted."""
@@ -90,7 +94,7 @@ class ApiKeys(StoreBase):
             )
         )
 
-    def delete_key(self, key: Item, *, audit: Item | None = None) -> None:
+    def delete_key(self, key: ApiKey, *, audit: Item | None = None) -> None:
         """Deletes a key and its handle claim; a key already gone is NotFound (and no
         event is recorded for it)."""
         if self._transact_audited(self._key_delete_actions(key, must_exist=True), audit):

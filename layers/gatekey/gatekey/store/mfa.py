@@ -15,13 +15,16 @@ from gatekey.store import item_keys
 from gatekey.store.base import TRANSACTION_LIMIT, Action, StoreBase
 from gatekey.store.serialization import Item
 
+if TYPE_CHECKING:
+    from gatekey.records import Session
+
 
 class Mfa(StoreBase):
     if TYPE_CHECKING:  # from `Sessions`, which comes before this mixin in `Store`
 
-        def list_sessions(self, user_id: str) -> list[Item]: ...
+        def list_sessions(self, user_id: str) -> list[Session]: ...
 
-        def _session_delete_actions(self, session: Item) -> list[Action]: ...
+        def _session_delete_actions(self, session: Session) -> list[Action]: ...
 
     def _update_user(
         self,
@@ -144,7 +147,7 @@ class Mfa(StoreBase):
         sessions = [
             session
             for session in self.list_sessions(user_id)
-            if session["session_id"] != keep_session_id
+            if session.session_id != keep_session_id
         ]
         return len(sessions), [a for s in sessions for a in self._session_delete_actions(s)]
 

@@ -1,56 +1,55 @@
-"""Sessions: the session item, listed per user through gsi1."""
+"""Sessions: the session item, listed per user through gsi1; read back as `Session`."""
 
 from __future__ import annotations
 
 from gatekey import clock
 from gatekey.errors import NotFound
+from gatekey.records import Session
 from gatekey.store import item_keys
 from gatekey.store.base import Action, StoreBase
 from gatekey.store.serialization import Item
 
 
-def live_session(session: Item | None) -> Item | None:
+def live_session(item: Item | None) -> Session | None:
     """A session past its absolute lifetime is gone, whatever its idle expiry says."""
-    if session is None or int(session["max_expires_at"]) <= clock.now():
+    if item is None:
         return None
-    return session
+    session = Session.from_item(item)
+    return None if session.max_expires_at <= clock.now() else session
 
 
 class Sessions(StoreBase):
     @staticmethod
-    def _session_item(session: Item) -> Item:
+    def _session_item(session: Session) -> Item:
         return {
-            **session,
-            **item_keys.session(session["session_id"]),
-            **item_keys.session_index(
-                session["user_id"], session["created_at"], session["session_id"]
-            ),
+            **session.to_item(),
+            **item_keys.session(session.session_id),
+            **item_keys.session_index(session.user_id, session.created_at, session.session_id),
         }
 
-    def put_session(self, session: Item) -> Item:
-        item = self._session_item(session)
-        self._put(item, must_not_exist=True)
-        return item
+    def put_session(self, session: Session) -> Session:
+        self._put(self._session_item(session), must_not_exist=True)
+        return session
 
     @staticmethod
-    def _session_ref(session: Item) -> Item:
+    def _session_ref(session: Session) -> Item:
         """The session's entry under its user (expires with the session's absolute end)."""
         return {
-            **item_keys.session_ref(session["user_id"], session["session_id"]),
-            "session_id": session["session_id"],
-            "ttl": session["max_expires_at"],
+            **item_keys.session_ref(session.user_id, session.session_id),
+            "session_id": session.session_id,
+            "ttl": session.max_expires_at,
         }
 
-    def _session_delete_actions(self, session: Item) -> list[Action]:
+    def _session_delete_actions(self, session: Session) -> list[Action]:
         return [
-            self._delete_action(item_keys.session(session["session_id"])),
-            self._delete_action(item_keys.session_ref(session["user_id"], session["session_id"])),
+            self._delete_action(item_keys.session(session.session_id)),
+            self._delete_action(item_keys.session_ref(session.user_id, session.session_id)),
         ]
 
-    def get_session(self, session_id: str) -> Item | None:
+    def get_session(self, session_id: str) -> Session | None:
         return live_session(self._get(item_keys.session(session_id)))
 
-    def list_sessions(self, user_id: str) -> list[Item]:
+    def list_sessions(self, user_id: str) -> list[Session]:
         """Every live session of a user, oldest first, read strongly consistently: from
         the session refs under the user (sessions opened since refs exist) and from gsi1
         (older ones), so a change of the user misses none."""
@@ -65,8 +64,8 @@ class Sessions(StoreBase):
         indexed = self._query_index(item_keys.user_sessions(user_id))
         session_ids = {ref["session_id"] for ref in refs} | {s["session_id"] for s in indexed}
         sessions = self._batch_get([item_keys.session(session_id) for session_id in session_ids])
-        live = [s for s in map(live_session, sessions) if s is not None and s["user_id"] == user_id]
-        return sorted(live, key=lambda session: (session["created_at"], session["session_id"]))
+        live = [s for s in map(live_session, sessions) if s is not None and s.user_id == user_id]
+        return sorted(live, key=lambda session: (session.created_at, session.session_id))
 
     def delete_session(self, session_id: str, *, audit: Item | None = None) -> None:
         """Ends a session; with an audit event, only a session that still exists is

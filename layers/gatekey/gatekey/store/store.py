@@ -16,11 +16,12 @@ creation that committed before the bump is listed, and one that did not fails.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from gatekey import clock
 from gatekey.errors import Conflict, HandleTaken, NotFound, OwnerChanged
-from gatekey.records import User
+from gatekey.records import ApiKey, Session, User
 from gatekey.store import item_keys
 from gatekey.store.api_keys import ApiKeys
 from gatekey.store.audit import AuditLog
@@ -41,12 +42,12 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
 
     def create_key(
         self,
-        key: Item,
+        key: ApiKey,
         *,
         owner: User,
         creator: item_keys.ItemKey | None = None,
         audit: Item | None = None,
-    ) -> Item:
+    ) -> ApiKey:
         """A new key of `owner`, whose state the key copied: HandleTaken when the handle is
         in use, OwnerChanged when the owner changed since it was read.
 
@@ -54,7 +55,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         still exist at the owner's version, so a credential that a change has left behind
         (a bot's old token, say, between the change's bump and its deletion) mints nothing.
         """
-        item, actions = self._key_actions(key)
+        actions = self._key_actions(key)
         checks = [self.owner_unchanged_check(owner)]
         if creator is not None:
             checks.append(
@@ -71,20 +72,22 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
             if codes[0] == "ConditionalCheckFailed":
                 raise HandleTaken(attr="handle")
             raise OwnerChanged()
-        return item
+        return key
 
-    def create_bot(self, user: Item, key: Item, *, audit: Item | None = None) -> tuple[User, Item]:
+    def create_bot(
+        self, user: Item, key: ApiKey, *, audit: Item | None = None
+    ) -> tuple[User, ApiKey]:
         """A bot user and its token key, all or nothing (the bot is new: nothing to race)."""
         bot, user_actions = self._user_actions(user)
-        key_item, key_actions = self._key_actions(key)
+        key_actions = self._key_actions(key)
         codes = self._transact_audited(user_actions + key_actions, audit)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
                 raise NotFound("No such account.", attr="account_id")
             raise Conflict()
-        return bot, key_item
+        return bot, key
 
-    def open_session(self, session: Item, *, owner: User, audit: Item | None = None) -> Item:
+    def open_session(self, session: Session, *, owner: User, audit: Item | None = None) -> Session:
         """A login: the session, its ref under the user, the user's `last_login_at` and the
         event, all or nothing; OwnerChanged when the user changed since it was read."""
         item = self._session_item(session)
@@ -92,7 +95,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
             item_keys.user(owner.user_id),
             "SET last_login_at = :at",
             None,
-            {":at": session["created_at"]},
+            {":at": session.created_at},
             must_exist=False,
         )
         unchanged = credentials_version_condition(owner.credentials_version)
@@ -101,12 +104,12 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         login["ExpressionAttributeValues"].update(unchanged["ExpressionAttributeValues"])
         actions = [
             self._put_action(item),
-            self._put_action(self._session_ref(item)),
+            self._put_action(self._session_ref(session)),
             {"Update": login},
         ]
         if self._transact_audited(actions, audit):
             raise OwnerChanged()
-        return item
+        return session
 
     # -- changing a user: bump the version, then bring every credential along ----------
 
@@ -199,12 +202,12 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
             }
 
         actions = [
-            update(item_keys.session(session["session_id"]))
+            update(item_keys.session(session.session_id))
             for session in self.list_sessions(user.user_id)
             if _behind(session, version)
         ]
         actions += [
-            update(item_keys.api_key(key["key_id"]))
+            update(item_keys.api_key(key.key_id))
             for key in self.list_keys(user.user_id)
             if _behind(key, version)
         ]
@@ -257,7 +260,9 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         if self._transact_audited(delete_user, audit):
             raise Conflict()
 
-    def replace_bot_token(self, bot: User, token_key: Item, *, audit: Item | None = None) -> Item:
+    def replace_bot_token(
+        self, bot: User, token_key: ApiKey, *, audit: Item | None = None
+    ) -> ApiKey:
         """A bot's new token: the version is bumped (nothing made before can be created
         any more), every key the bot holds is deleted, then the new token is created at
         the new version. The event goes with the bump."""
@@ -270,7 +275,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         if self._transact_in_chunks(actions):
             raise Conflict()
         bumped = User.from_item({**bot.to_item(), CREDENTIALS_VERSION: version})
-        return self.create_key({**token_key, CREDENTIALS_VERSION: version}, owner=bumped)
+        return self.create_key(replace(token_key, credentials_version=version), owner=bumped)
 
     def set_password(
         self,
@@ -335,7 +340,7 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         ended = [
             session
             for session in self.list_sessions(user_id)
-            if session["session_id"] != keep_session_id and _behind(session, version)
+            if session.session_id != keep_session_id and _behind(session, version)
         ]
         actions = [action for session in ended for action in self._session_delete_actions(session)]
         if self._transact_in_chunks(actions):
@@ -343,6 +348,6 @@ class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets
         return len(ended)
 
 
-def _behind(credential: Item, version: int) -> bool:
+def _behind(credential: Session | ApiKey, version: int) -> bool:
     """Whether a session or key copied its user's state before `version`."""
-    return int(credential.get(CREDENTIALS_VERSION) or 0) < version
+    return credential.credentials_version < version

@@ -21,7 +21,7 @@ from gatekey.errors import InvalidToken, NotAuthenticated
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, Session, TokenType
 from gatekey.settings import Settings, get_settings
-from gatekey.store import Item, Store, get_lean_store, get_store
+from gatekey.store import Store, get_lean_store, get_store
 from gatekey.tokens import key_tokens, session_tokens
 from gatekey.tokens.keyring import Keyring, get_keyring
 
@@ -140,16 +140,13 @@ class Authorizer:
 
     def authorize_refresh(
         self, authorization: str | None, user_agent: str | None, *, enforce: bool = True
-    ) -> Item:
+    ) -> Session:
         """The live session behind a refresh token."""
         token = extract_token(authorization)
         kid = session_kid(token, self.keyring)
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.REFRESH)
-        item = self.store.get_session(claims.session_id)
-        if item is None:
-            raise InvalidToken()
-        self._checked_session(item, claims, user_agent, enforce=enforce)
-        return item
+        session = self.store.get_session(claims.session_id)
+        return self._checked_session(session, claims, user_agent, enforce=enforce)
 
     def _check(
         self,
@@ -173,8 +170,8 @@ class Authorizer:
     ) -> Principal:
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.ACCESS)
         revocation_id = f"access:{claims.token_id}"
-        item = self.store.get_session(claims.session_id)
-        session = self._checked_session(item, claims, user_agent, enforce=enforce)
+        stored = self.store.get_session(claims.session_id)
+        session = self._checked_session(stored, claims, user_agent, enforce=enforce)
         self._refuse_if_revoked(session.revoked_until, revocation_id)
         return Principal(
             user_id=session.user_id,
@@ -191,16 +188,15 @@ class Authorizer:
 
     def _checked_session(
         self,
-        item: Item | None,
+        session: Session | None,
         claims: session_tokens.SessionClaims,
         user_agent: str | None,
         *,
         enforce: bool,
     ) -> Session:
         """Enforces the session's owner, User-Agent binding and (by touching) idle expiry."""
-        if item is None:
+        if session is None:
             raise InvalidToken()
-        session = Session.from_item(item)
         if session.user_id != claims.user_id or session.disabled:
             raise InvalidToken()
         if not enforce:
@@ -279,10 +275,9 @@ class Authorizer:
             raise InvalidToken()
 
     @staticmethod
-    def _live_key(item: Item | None, key_type: KeyType) -> ApiKey:
-        if item is None or item["type"] != key_type:
+    def _live_key(key: ApiKey | None, key_type: KeyType) -> ApiKey:
+        if key is None or key.type != key_type:
             raise InvalidToken()
-        key = ApiKey.from_item(item)
         if key.disabled or key.is_expired(clock.now()):
             raise InvalidToken()
         return key
