@@ -21,6 +21,7 @@ from gatekey.errors import (
     NotAuthenticated,
     PermissionMisconfigured,
     ServiceUnavailable,
+    SessionUsedElsewhere,
 )
 from gatekey.settings import get_settings
 from gatekey.store import get_lean_store
@@ -66,6 +67,24 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return answer
 
 
+def _record_session_used_elsewhere(
+    event: dict[str, Any], error: SessionUsedElsewhere, user_agent: str | None
+) -> None:
+    """Audits `session.ended` (reason: another User-Agent); best effort, never an allow.
+    Imported here only: it runs once per stolen session, never on the warm path."""
+    from gatekey.accounts import audit
+
+    context = event.get("requestContext") or {}
+    ip = (context.get("identity") or {}).get("sourceIp") or (context.get("http") or {}).get(
+        "sourceIp"
+    )
+    try:
+        meta = audit.RequestMeta(ip=str(ip) if ip else None, user_agent=user_agent)
+        audit.session_used_elsewhere(get_lean_store(), error.session, meta)
+    except Exception:
+        logger.warning("session.ended not recorded", exc_info=True)
+
+
 def _authorize(event: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
     try:
         request = authorizer_events.read_event(event)
@@ -84,6 +103,8 @@ def _authorize(event: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
         )
     except (NotAuthenticated, InvalidToken) as error:
         logger.info("denied %s event: %s", request.kind, error.code)
+        if isinstance(error, SessionUsedElsewhere):
+            _record_session_used_elsewhere(event, error, request.user_agent)
         if request.route_scopes is not None and request.kind == authorizer_events.REQUEST:
             # This API's ACCESS_DENIED (403) means "lacks the route's scope"; a bad
             # credential must get the 401 that only raising "Unauthorized" gives.

@@ -143,6 +143,7 @@ class Stack:
             ],
             ("GET", "/auth/refresh-token"): [({"headers": self.credential("refresh")}, 503)],
             ("GET", "/console"): [({}, 200)],
+            ("HEAD", "/"): [({}, 200)],  # "is the host up": needs no data
             ("POST", "/auth/password-reset"): [
                 ({"json": {"email": self.user.email}}, 503),
                 ({"json": {"email": "nobody@example.com"}}, 503),

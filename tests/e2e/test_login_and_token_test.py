@@ -130,6 +130,35 @@ def test_session_token_from_another_user_agent_is_refused(api, token):
     assert api.get("/user", headers={"User-Agent": USER_AGENT}, token=token).status_code == 401
 
 
+def test_a_session_ended_by_another_user_agent_says_so_and_is_audited(api, user):
+    """Issue 19: the 401 names the reason, and session.ended is audited with it."""
+    from gatekey.store import get_store
+
+    tokens = api.login(user)
+    stolen = api.get(
+        "/user",
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "User-Agent": "curl/8.5.0"},
+    )
+    assert stolen.status_code == 401
+    (entry,) = stolen.json()["errors"]
+    assert entry["code"] == "invalid_token" and "another client" in entry["detail"]
+    # the refresh path (a handler, not the authorizer) says and records the same
+    again = api.login(user)
+    refresh = api.get(
+        "/auth/refresh-token",
+        headers={"Authorization": f"Bearer {again['refresh_token']}", "User-Agent": "other/1"},
+    )
+    assert refresh.status_code == 401 and "another client" in refresh.json()["errors"][0]["detail"]
+    events, _ = get_store().list_audit_events(user.account_id, limit=50)
+    ended = [
+        e
+        for e in events
+        if e["action"] == "session.ended" and e.get("reason") == "user_agent_mismatch"
+    ]
+    assert len(ended) == 2
+    assert {e["user_agent"] for e in ended} == {"curl/8.5.0", "other/1"}
+
+
 def test_unknown_route_is_not_found(api, token):
     response = api.get("/no/such/route", token=token)
     assert response.status_code == 404

@@ -337,6 +337,10 @@ def test_login_with_a_totp_code_and_the_code_works_once(api, enrolled):
     assert response.json()["user"]["mfa"] is True
     replay = login(api, enrolled.user, totp=code)
     assert replay.status_code == 401 and error_code(replay) == "invalid_credentials"
+    # the detail says the code was spent, rather than blaming the password
+    assert "already used" in replay.json()["errors"][0]["detail"]
+    wrong = login(api, enrolled.user, totp=f"{(int(code) + 1) % 1_000_000:06d}")
+    assert "already used" not in wrong.json()["errors"][0]["detail"]
     assert login(api, enrolled.user, totp=enrolled.code()).status_code == 200
     actions = audit_actions(enrolled.user.account_id)
     assert ("login.success", "success") in actions and ("login.failure", "failure") in actions

@@ -1,8 +1,8 @@
 """A lean AWS client for the authorizer: SigV4 signing by hand over `http.client`.
 
 Why: the authorizer sits in front of every request of every API that attaches it, and
-`import boto3` plus a DynamoDB client costs ~290 ms of each of its cold starts. The four
-calls it makes (DynamoDB GetItem, UpdateItem, DeleteItem; Secrets Manager
+`import boto3` plus a DynamoDB client costs ~290 ms of each of its cold starts. The five
+calls it makes (DynamoDB GetItem, UpdateItem, DeleteItem, PutItem; Secrets Manager
 GetSecretValue) are JSON POSTs, which the standard library signs and sends for a small
 part of that. Handlers keep boto3.
 
@@ -559,6 +559,9 @@ class DynamoDB(Client):
 
     def delete_item(self, **params: Any) -> dict[str, Any]:
         return self._call("DeleteItem", params)
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        return self._call("PutItem", params)
 
 
 class SecretsManager(Client):

@@ -84,6 +84,28 @@ class InvalidToken(GatekeyError):
     default_detail = "The provided token is expired or invalid."
 
 
+class SessionUsedElsewhere(InvalidToken):
+    """A session token came with another User-Agent than the one that logged in: the
+    session has been ended for good (contract section 5). `session` is the ended session."""
+
+    default_detail = (
+        "This session was ended because it was used from another client"
+        " (a different User-Agent). Log in again."
+    )
+
+    def __init__(self, session: Any) -> None:
+        super().__init__()
+        self.session = session
+
+
+class CodeAlreadyUsed(GatekeyError):
+    """A right TOTP code presented a second time: each code works once."""
+
+    status = 401
+    code = "invalid_credentials"
+    default_detail = "This code was already used; wait for the next one from your app."
+
+
 class InvalidCredentials(GatekeyError):
     """Unknown email or wrong password; the two are deliberately indistinguishable."""
 

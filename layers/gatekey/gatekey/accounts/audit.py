@@ -35,7 +35,7 @@ from gatekey.store import item_keys
 
 if TYPE_CHECKING:
     from gatekey.principal import Principal
-    from gatekey.records import User
+    from gatekey.records import Session, User
     from gatekey.store import Item, Store
 
 LOGIN_SUCCESS = "login.success"
@@ -175,8 +175,10 @@ def new_event(
     meta: RequestMeta | None = None,
     outcome: str = SUCCESS,
     retention_days: int | None = None,
+    reason: str | None = None,
 ) -> Item:
-    """An event item, ready for `Store.audit_put_action` or `record`.
+    """An event item, ready for `Store.audit_put_action` or `record`; `reason` says why,
+    where an action has several causes (shown as `extra.reason`).
 
     `retention_days` defaults to the `AuditRetentionDays` setting; the item's `ttl`
     lets DynamoDB remove it after that long.
@@ -216,6 +218,7 @@ def new_event(
         "ip": meta.ip,
         "user_agent": (meta.user_agent or "")[:MAX_USER_AGENT] or None,
         "ttl": at + retention_days * DAY,
+        **({"reason": reason} if reason else {}),
     }
 
 
@@ -228,7 +231,12 @@ def event_view(event: Item) -> dict[str, Any]:
     }
     if actor.get("key_handle"):
         view_actor["key_handle"] = actor["key_handle"]
-    extra = {"extra": {"repeats": int(event["repeats"])}} if event.get("repeats") else {}
+    details: dict[str, Any] = {}
+    if event.get("repeats"):
+        details["repeats"] = int(event["repeats"])
+    if event.get("reason"):
+        details["reason"] = str(event["reason"])
+    extra = {"extra": details} if details else {}
     return {
         "id": event["id"],
         "at": clock.iso(event["at"]),
@@ -245,6 +253,23 @@ def event_view(event: Item) -> dict[str, Any]:
 def emit(event: Item) -> None:
     """The event's structured log line (JSON), once it is stored."""
     logger.info("audit", extra={"account_id": event["account_id"], "audit": event_view(event)})
+
+
+USER_AGENT_MISMATCH = "user_agent_mismatch"
+
+
+def session_used_elsewhere(store: Store, session: Session, meta: RequestMeta | None) -> None:
+    """Records `session.ended` for a session that authorization ended because its token
+    came from another client (User-Agent); best effort, as the session is already gone."""
+    event = new_event(
+        session.account_id,
+        SESSION_ENDED,
+        actor=Actor(session.user_id),
+        target=(TARGET_SESSION, session.session_id),
+        meta=meta,
+        reason=USER_AGENT_MISMATCH,
+    )
+    record(store, event)
 
 
 def record(store: Store, event: Item) -> None:

@@ -105,6 +105,39 @@ def hash_recovery_code(keyring: Keyring, kid: str, user_id: str, code: str) -> s
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+ACCEPTED = "accepted"
+WRONG = "wrong"
+REPLAYED = "replayed"  # a right TOTP code presented again: each code works once
+
+
+def second_factor_outcome(
+    store: Store,
+    keyring: Keyring,
+    user: User,
+    *,
+    totp: str | None,
+    recovery_code: str | None,
+) -> str:
+    """Spends a TOTP code or a recovery code of a user with MFA on: ACCEPTED, WRONG (also
+    a code of a replaced enrolment) or REPLAYED (a right TOTP code already spent)."""
+    user_id = user.user_id
+    if totp:
+        nonce, kid = user.totp_nonce, user.totp_kid
+        if not nonce or not kid:
+            return WRONG
+        step = matching_step(derive_secret(keyring, user_id, nonce, kid), totp, clock.now())
+        if step is None:
+            return WRONG
+        return ACCEPTED if store.use_totp_step(user_id, nonce=nonce, step=step) else REPLAYED
+    if recovery_code:
+        kid = user.recovery_kid
+        if not kid or not normalize_recovery_code(recovery_code):
+            return WRONG
+        digest = hash_recovery_code(keyring, kid, user_id, recovery_code)
+        return ACCEPTED if store.use_recovery_code(user_id, digest) else WRONG
+    return WRONG
+
+
 def check_second_factor(
     store: Store,
     keyring: Keyring,
@@ -113,22 +146,9 @@ def check_second_factor(
     totp: str | None,
     recovery_code: str | None,
 ) -> bool:
-    """Spends a TOTP code or a recovery code of a user with MFA on; False when it is
-    wrong, already used (replay) or belongs to a replaced enrolment."""
-    user_id = user.user_id
-    if totp:
-        nonce, kid = user.totp_nonce, user.totp_kid
-        if not nonce or not kid:
-            return False
-        step = matching_step(derive_secret(keyring, user_id, nonce, kid), totp, clock.now())
-        return step is not None and store.use_totp_step(user_id, nonce=nonce, step=step)
-    if recovery_code:
-        kid = user.recovery_kid
-        if not kid or not normalize_recovery_code(recovery_code):
-            return False
-        digest = hash_recovery_code(keyring, kid, user_id, recovery_code)
-        return store.use_recovery_code(user_id, digest)
-    return False
+    """Whether a second factor is accepted (and spent); see `second_factor_outcome`."""
+    outcome = second_factor_outcome(store, keyring, user, totp=totp, recovery_code=recovery_code)
+    return outcome == ACCEPTED
 
 
 def _is_uuid(value: str) -> bool:

@@ -18,6 +18,7 @@ from gatekey.accounts.lockout import Lockout, user_counter
 from gatekey.accounts.passwords import verify_password
 from gatekey.accounts.users import normalize_email, public_user
 from gatekey.errors import (
+    CodeAlreadyUsed,
     Conflict,
     InvalidCredentials,
     MfaRequired,
@@ -179,12 +180,13 @@ class SessionService:
         if not (totp or recovery_code):
             self.lockout.record_failure(counter, throttle, now)
             raise MfaRequired()
-        if not mfa.check_second_factor(
+        outcome = mfa.second_factor_outcome(
             self.store, self.keyring, user, totp=totp, recovery_code=recovery_code
-        ):
+        )
+        if outcome != mfa.ACCEPTED:
             self.lockout.record_failure(counter, throttle, now)
             self._audit_login([(user, audit.LOGIN_FAILURE)], meta, email, now)
-            raise InvalidCredentials()
+            raise CodeAlreadyUsed() if outcome == mfa.REPLAYED else InvalidCredentials()
 
     def _audit_login(
         self,

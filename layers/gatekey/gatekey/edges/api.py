@@ -27,6 +27,7 @@ from gatekey.errors import (
     NotFound,
     PermissionMisconfigured,
     ServerError,
+    SessionUsedElsewhere,
     ValidationFailed,
     error_entry,
 )
@@ -63,6 +64,8 @@ def create_app() -> APIGatewayRestResolver:
     def _gatekey_error(error: GatekeyError) -> Response[str]:
         if error.status >= 500 and not isinstance(error, PermissionMisconfigured):
             logger.warning("request failed", extra={"code": error.code})
+        if isinstance(error, SessionUsedElsewhere):  # a refresh token from another client
+            _record_session_used_elsewhere(error, request_meta(app))
         return error_response(error)
 
     @app.not_found
@@ -76,6 +79,17 @@ def create_app() -> APIGatewayRestResolver:
 
     app.use(middlewares=[_path_parameters_checked])
     return app
+
+
+def _record_session_used_elsewhere(error: SessionUsedElsewhere, meta: RequestMeta) -> None:
+    """Audits the session that authorization ended; the 401 goes out even if this fails."""
+    from gatekey.accounts import audit
+    from gatekey.store import get_store
+
+    try:
+        audit.session_used_elsewhere(get_store(), error.session, meta)
+    except GatekeyError:
+        logger.warning("session.ended not recorded", extra={"code": "audit_failed"})
 
 
 def _path_parameters_checked(

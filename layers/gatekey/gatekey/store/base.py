@@ -123,7 +123,9 @@ class StoreBase:
         from gatekey import aws
 
         if isinstance(self.client, aws.DynamoDB):
-            raise TypeError("the lean DynamoDB client makes only GetItem, UpdateItem, DeleteItem")
+            raise TypeError(
+                "the lean DynamoDB client makes only GetItem, UpdateItem, DeleteItem, PutItem"
+            )
         return self.client
 
     def _get_item(self, **params: Any) -> Response:
@@ -136,7 +138,7 @@ class StoreBase:
         return self._call("delete_item", lambda: self.client.delete_item(**params))
 
     def _put_item(self, **params: Any) -> Response:
-        return self._call("put_item", lambda: self._full_client.put_item(**params))
+        return self._call("put_item", lambda: self.client.put_item(**params))
 
     def _query_page(self, **params: Any) -> Response:
         return self._call("query", lambda: self._full_client.query(**params))

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from gatekey import clock, scopes
-from gatekey.errors import InvalidToken, NotAuthenticated
+from gatekey.errors import InvalidToken, NotAuthenticated, SessionUsedElsewhere
 from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, Session, TokenType
 from gatekey.settings import Settings, get_settings
@@ -204,9 +204,10 @@ class Authorizer:
         if self.settings.bind_user_agent and not hmac.compare_digest(
             session.user_agent.encode(), (user_agent or "").encode()
         ):
-            # A token replayed from another client: end the session for everyone.
+            # A token replayed from another client: end the session for everyone. The
+            # caller records why (`accounts.audit.session_used_elsewhere`).
             self.store.delete_session(claims.session_id)
-            raise InvalidToken()
+            raise SessionUsedElsewhere(session)
         self._touch_session(session)
         return session
 
