@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import sys
 import uuid
@@ -444,10 +445,36 @@ def _unreachable(args: argparse.Namespace) -> str:
     return f"DynamoDB is unreachable at {endpoint} (table {_table_name()}; {hint})"
 
 
+class _AuditLine(logging.Formatter):
+    """An audit event as one JSON line, as the API's functions log it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"message": record.getMessage(), "audit": getattr(record, "audit", None)},
+            default=str,
+        )
+
+
+def _log_lines_to_stderr() -> None:
+    """stdout carries the command's one JSON object and nothing else: the audit line of
+    each write, and any other log line of the layer, go to stderr."""
+    audit_logger = logging.getLogger("gatekey.audit")
+    audit_logger.propagate = False
+    if not audit_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_AuditLine())
+        audit_logger.addHandler(handler)
+    for name in ("gatekey", "service_undefined", os.environ.get("POWERTOOLS_SERVICE_NAME", "")):
+        for existing in logging.getLogger(name).handlers if name else []:
+            if isinstance(existing, logging.StreamHandler) and existing.stream is sys.stdout:
+                existing.setStream(sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["local"]:
         return _run_local(argv[1:])
+    _log_lines_to_stderr()
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)

@@ -205,6 +205,24 @@ def test_an_unreachable_endpoint_is_named(gatekey_env):
     assert "Traceback" not in done.stderr
 
 
+def test_stdout_holds_only_the_answer_and_audit_lines_go_to_stderr(gatekey_env):
+    """Contract section 2: one JSON object on stdout, even where the functions' logging
+    (POWERTOOLS_SERVICE_NAME) is configured; the write's audit line goes to stderr."""
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "gatekey"}
+    gatekey = os.path.join(os.path.dirname(sys.executable), "gatekey")
+    done = subprocess.run(
+        [gatekey, "account", "create", "Stdout Ltd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    assert set(json.loads(line)) == {"account_id"}
+    assert "account.created" in done.stderr
+
+
 def test_aws_names_the_regions_endpoint(gatekey_env, capsys, monkeypatch):
     """--aws takes the same code path; the endpoint it names is the region's. Nothing
     listens there from this test: the proxy variables point at a closed port."""
