@@ -30,10 +30,14 @@ GOODBYE = "gatekey local stopped"
 
 
 def child_pids(pid: int) -> set[int]:
-    """The processes ``pid`` started (Linux /proc)."""
+    """The processes ``pid`` started (Linux /proc); a thread that ends while it is read
+    started nothing that outlives it."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split()
+        try:
+            children = (task / "children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
         found.update(int(child) for child in children)
     return found
 
