@@ -180,10 +180,10 @@ class HttpGateway(Gateway[PolicyResult | SimpleResult]):
         headers = tuple(parts.headers.get(name.lower(), "") for name in authorizer.identity_headers)
         if not all(headers):
             return _HTTP_UNAUTHORIZED
-        # `$context.*` sources (e.g. routeKey) join the headers in the identity: the
-        # cache key, and the event's identitySource list.
+        # `$context.*` sources (routeKey, the source address) join the headers in the
+        # identity: the cache key, and the event's identitySource list.
         identity = headers + tuple(
-            str(request_context.get(name, "")) for name in authorizer.identity_context
+            _context_value(request_context, name) for name in authorizer.identity_context
         )
         route_arn = self._authorizers.resource_arn(request.method, parts.raw_path)
 
@@ -213,6 +213,25 @@ class HttpGateway(Gateway[PolicyResult | SimpleResult]):
         if evaluate_policy(result.statements, route_arn) == "allow":
             return result.context
         return _HTTP_FORBIDDEN
+
+
+# `$context.<name>` of an HTTP API and where payload 2.0 keeps it in requestContext.
+_CONTEXT_PATHS = {
+    "identity.sourceIp": ("http", "sourceIp"),
+    "identity.userAgent": ("http", "userAgent"),
+    "httpMethod": ("http", "method"),
+    "routeKey": ("routeKey",),
+    "stage": ("stage",),
+}
+
+
+def _context_value(request_context: Mapping[str, Any], name: str) -> str:
+    """``$context.identity.sourceIp`` is ``requestContext.http.sourceIp``: the socket's
+    address, never a header."""
+    value: Any = request_context
+    for part in _CONTEXT_PATHS[name]:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return "" if value is None else str(value)
 
 
 def _http_request_id() -> str:

@@ -199,7 +199,10 @@ class RestGateway(Gateway[PolicyResult]):
         query: Sequence[tuple[str, str]],
         request_context: Mapping[str, Any],
     ) -> _Allowed | _Refused:
-        identity = tuple(request.header(name) or "" for name in authorizer.identity_headers)
+        # Headers, then `context.<name>` sources (e.g. the source address): the cache key.
+        identity = tuple(
+            request.header(name) or "" for name in authorizer.identity_headers
+        ) + tuple(_context_value(request_context, name) for name in authorizer.identity_context)
         if authorizer.payload_type == "TOKEN":
             token = identity[0]
             expression = authorizer.validation_expression
@@ -279,6 +282,15 @@ class RestGateway(Gateway[PolicyResult]):
                 headers.append((name, header_value))
         headers += [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.error_type)]
         return Response(status=status, headers=headers, body=body.encode("utf-8"))
+
+
+def _context_value(request_context: Mapping[str, Any], name: str) -> str:
+    """``$context.<name>`` of a REST request: ``identity.sourceIp`` is
+    ``requestContext.identity.sourceIp`` (the socket's address, never a header)."""
+    value: Any = request_context
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return "" if value is None else str(value)
 
 
 def _single_values(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:

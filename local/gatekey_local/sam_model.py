@@ -77,7 +77,9 @@ class Authorizer:
     validation_expression: str | None
     ttl_seconds: int
     simple_responses: bool = False
-    identity_context: tuple[str, ...] = ()  # `$context.<name>` identity sources (HTTP APIs)
+    identity_context: tuple[str, ...] = ()
+    """``Identity.Context`` names (``identity.sourceIp``, ``routeKey``...): the identity
+    sources SAM writes as ``context.<name>`` (REST) or ``$context.<name>`` (HTTP API)."""
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,14 @@ def _api(
 _STAGE_VARIABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _STAGE_VARIABLE_VALUE = re.compile(r"^[A-Za-z0-9\-._~:/?#&=,]{1,2048}$")
 ROUTE_SCOPES_VARIABLE = "gatekeyRouteScopes"
-# `$context.<name>` identity sources the local HTTP API can evaluate.
-_IDENTITY_CONTEXT = frozenset({"routeKey", "stage"})
+# `Identity.Context` names the local APIs can evaluate. SAM turns each into the identity
+# source `context.<name>` (REST) or `$context.<name>` (HTTP API), after the headers.
+_REST_IDENTITY_CONTEXT = frozenset(
+    {"identity.sourceIp", "identity.userAgent", "httpMethod", "resourcePath", "stage"}
+)
+_HTTP_IDENTITY_CONTEXT = frozenset(
+    {"identity.sourceIp", "identity.userAgent", "httpMethod", "routeKey", "stage"}
+)
 
 
 def _stage_variables(logical_id: str, raw: Any, resolver: Resolver) -> dict[str, str]:
@@ -133,16 +139,12 @@ def _authorizer(
     if payload_type not in ("TOKEN", "REQUEST"):
         raise TemplateError(f"{api_id}: authorizer {name} has payload type {payload_type!r}")
     identity: Mapping[str, Any] = definition.get("Identity") or {}
+    context_sources: tuple[str, ...] = ()
     if payload_type == "TOKEN":
         headers: tuple[str, ...] = (identity.get("Header", "Authorization"),)
     else:
-        other_sources = sorted({"QueryStrings", "StageVariables", "Context"} & set(identity))
-        if other_sources:
-            raise TemplateError(
-                f"{api_id}: authorizer {name} uses identity sources the local API does not "
-                f"emulate: {', '.join(other_sources)} (only Headers)"
-            )
         headers = tuple(identity.get("Headers") or ())
+        context_sources = _identity_context(api_id, name, identity, _REST_IDENTITY_CONTEXT)
     ttl = identity.get("ReauthorizeEvery", _SAM_DEFAULT_REAUTHORIZE_SECONDS)
     return Authorizer(
         name=name,
@@ -151,7 +153,26 @@ def _authorizer(
         identity_headers=headers,
         validation_expression=identity.get("ValidationExpression"),
         ttl_seconds=int(resolver.text(ttl)),
+        identity_context=context_sources,
     )
+
+
+def _identity_context(
+    api_id: str, name: str, identity: Mapping[str, Any], supported: frozenset[str]
+) -> tuple[str, ...]:
+    """The ``Identity.Context`` names of a REQUEST authorizer, in template order (SAM
+    keeps it: the identity source, and so the cache key, is Headers then Context);
+    refuses sources the local API cannot evaluate rather than ignoring them."""
+    other_sources = sorted({"QueryStrings", "StageVariables"} & set(identity))
+    context_sources = tuple(identity.get("Context") or ())
+    unknown_context = sorted(set(context_sources) - supported)
+    if other_sources or unknown_context:
+        raise TemplateError(
+            f"{api_id}: authorizer {name} uses identity sources the local API does not "
+            f"emulate: {', '.join(other_sources + unknown_context)} (only Headers and "
+            f"Context {', '.join(sorted(supported))})"
+        )
+    return context_sources
 
 
 def _http_api(
@@ -208,15 +229,7 @@ def _http_authorizer(
             "the local HTTP API emulates payload format 2.0 only"
         )
     identity: Mapping[str, Any] = definition.get("Identity") or {}
-    other_sources = sorted({"QueryStrings", "StageVariables"} & set(identity))
-    context_sources = tuple(identity.get("Context") or ())
-    unknown_context = sorted(set(context_sources) - _IDENTITY_CONTEXT)
-    if other_sources or unknown_context:
-        raise TemplateError(
-            f"{api_id}: authorizer {name} uses identity sources the local API does not "
-            f"emulate: {', '.join(other_sources + unknown_context)} (only Headers and "
-            f"Context {', '.join(sorted(_IDENTITY_CONTEXT))})"
-        )
+    context_sources = _identity_context(api_id, name, identity, _HTTP_IDENTITY_CONTEXT)
     ttl = identity.get("ReauthorizeEvery", _HTTP_API_DEFAULT_REAUTHORIZE_SECONDS)
     return Authorizer(
         name=name,

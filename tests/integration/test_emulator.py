@@ -719,3 +719,104 @@ def test_http_without_cache_every_request_calls_the_authorizer(uncached_http_api
     for _ in range(3):
         echoed(uncached_http_api.get("/items/1", headers=GOOD))
     assert len(uncached_http_api.authorizer_events()) == 3
+
+
+# the caller's address: from the socket, in events and in the authorizer's cache key
+
+ADDRESS_TEMPLATE = FIXTURES / "source_ip.yaml"
+
+
+def _get_from(url: str, path: str, source_ip: str, headers: dict[str, str]) -> requests.Response:
+    """A GET sent from ``source_ip`` (any 127.0.0.0/8 address is this machine)."""
+    with requests.Session() as session:
+        adapter = _SourceAddressAdapter(source_ip)
+        session.mount("http://", adapter)
+        return session.get(url + path, headers=headers, timeout=10)
+
+
+class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, source_ip: str):
+        self._source_ip = source_ip
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._source_ip, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+@pytest.fixture
+def address_api(tmp_path: Path) -> Iterator[FixtureApi]:
+    yield from _start(tmp_path, ADDRESS_TEMPLATE, "AddressRestApi")
+
+
+@pytest.fixture
+def address_http_api(tmp_path: Path) -> Iterator[FixtureApi]:
+    yield from _start(tmp_path, ADDRESS_TEMPLATE, "AddressHttpApi")
+
+
+def test_source_ip_is_the_socket_address_never_a_forwarded_header(address_api):
+    spoofed = {**GOOD, "X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9"}
+    event = echoed(_get_from(address_api.url, "/items/1", "127.0.0.2", spoofed))["event"]
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.2"
+    assert event["headers"]["X-Forwarded-For"] == "203.0.113.9, 127.0.0.2"
+    (authorizer_event,) = address_api.authorizer_events()
+    assert authorizer_event["requestContext"]["identity"]["sourceIp"] == "127.0.0.2"
+
+
+def test_http_source_ip_is_the_socket_address_never_a_forwarded_header(address_http_api):
+    spoofed = {**GOOD, "X-Forwarded-For": "203.0.113.9"}
+    event = echoed(_get_from(address_http_api.url, "/items/1", "127.0.0.3", spoofed))["event"]
+    assert event["requestContext"]["http"]["sourceIp"] == "127.0.0.3"
+    (authorizer_event,) = address_http_api.authorizer_events()
+    assert authorizer_event["requestContext"]["http"]["sourceIp"] == "127.0.0.3"
+    assert authorizer_event["identitySource"] == ["good-s3cret-token", "127.0.0.3"]
+
+
+def test_a_source_ip_identity_source_keys_the_cache_per_address(address_api):
+    for source_ip in ("127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2", "127.0.0.1"):
+        echoed(_get_from(address_api.url, "/items/1", source_ip, GOOD))
+    events = address_api.authorizer_events()
+    assert [e["requestContext"]["identity"]["sourceIp"] for e in events] == [
+        "127.0.0.1",
+        "127.0.0.2",
+    ]
+
+
+def test_http_source_ip_identity_source_keys_the_cache_per_address(address_http_api):
+    for source_ip in ("127.0.0.1", "127.0.0.2", "127.0.0.1", "127.0.0.2"):
+        echoed(_get_from(address_http_api.url, "/items/1", source_ip, GOOD))
+    assert len(address_http_api.authorizer_events()) == 2
+
+
+def test_access_denied_inserts_authorizer_json_unquoted(address_api):
+    response = address_api.get("/items/1", headers={**GOOD, "Authorization": "limited"})
+    assert response.status_code == 403
+    assert response.json() == {"code": "rate_limited", "extra": {"retry_after": 12}}
+
+
+def test_stage_variables_of_the_api_reach_the_authorizer_and_the_handler(address_api):
+    event = echoed(address_api.get("/items/1", headers=GOOD))["event"]
+    assert event["stageVariables"] == {"refusalsToBackend": "true"}
+    (authorizer_event,) = address_api.authorizer_events()
+    assert authorizer_event["stageVariables"] == {"refusalsToBackend": "true"}
+
+
+@pytest.mark.parametrize(
+    ("api", "sources"),
+    [
+        (0, "QueryStrings: [k]"),  # REST: method.request.querystring.k
+        (0, "Context: [requestId]"),
+        (1, "Context: [identity.clientCert]"),  # HTTP API
+    ],
+)
+def test_identity_sources_the_emulator_cannot_evaluate_are_refused(tmp_path, api, sources):
+    """Refused at load, never silently left out of the cache key."""
+    line = "              Context: [identity.sourceIp]\n"
+    parts = ADDRESS_TEMPLATE.read_text().split(line)
+    assert len(parts) == 3
+    replaced = [line, line]
+    replaced[api] = f"              {sources}\n"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(parts[0] + replaced[0] + parts[1] + replaced[1] + parts[2])
+    with pytest.raises(TemplateError, match="does not emulate"):
+        serve_in_thread(broken)
