@@ -37,6 +37,8 @@ DYNAMODB_WRITE_UNIT = (0.625 / 1e6, "dynamodb")  # on-demand write request unit
 SECRETS_API_CALL = (0.05 / 10_000, "secrets")
 SECRET_MONTH = (0.40, "secrets")
 PROVISIONED_X86_GB_SECOND = 0.0000097222  # "lambda" source; no arm64 figure found
+# Unkey Pro, as issue 20 quotes it: (USD a month, verifications a month included).
+UNKEY_PLANS = ((25.0, 250_000), (250.0, 10_000_000))
 
 SOURCES = {
     "lambda": "Lambda requests and arm64/x86 GB-second prices: "
@@ -56,6 +58,13 @@ SOURCES = {
     "(third-party); a strongly consistent read up to 4 KB is 1 read unit, a write up to "
     "1 KB 1 write unit: https://developers.scylladb.com/stable/getting-started/dynamodb/"
     "cost/units.html",
+    "wru": "Write request units: one write of an item up to 1 KB is 1 unit, each further "
+    "started KB another; UpdateItem is charged on the larger of the item's size before and "
+    "after the update; a conditional write whose condition fails still consumes write "
+    "units: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+    "read-write-operations.html (AWS)",
+    "unkey": "Unkey Pro: $25 a month for 250,000 verifications, $250 for 10 million, as "
+    "issue 20 quotes them (Unkey's own pricing page is not in the stored pages)",
     "secrets": "Secrets Manager $0.40 per secret-month and $0.05 per 10,000 calls: "
     "https://hivebook.wiki/wiki/aws-secrets-manager-rotated-secrets-dynamic-db-credentials-kms"
     " (third-party)",
@@ -173,8 +182,30 @@ class Bill:
         )
 
 
-def bill(inputs: Inputs, *, requests: float, cache_seconds: int, memory_mb: int) -> Bill:
-    """One month of `requests` API requests from requests / REQUESTS_PER_MAU users."""
+def write_units(item_bytes: int) -> int:
+    """Write request units of one write: 1 per started KB (the larger of the item before
+    and after, for UpdateItem)."""
+    return max(1, math.ceil(item_bytes / 1024))
+
+
+METERED_ITEM_BYTES = 600  # a key item with limits, counters and a small meta (< 1 KB)
+
+
+def bill(
+    inputs: Inputs,
+    *,
+    requests: float,
+    cache_seconds: int,
+    memory_mb: int,
+    metered: bool = False,
+    item_bytes: int = METERED_ITEM_BYTES,
+) -> Bill:
+    """One month of `requests` API requests from requests / REQUESTS_PER_MAU users.
+
+    ``metered``: every key has a rate limit or credits, so each authorization is one
+    conditional UpdateItem that returns the item (write units by ``item_bytes``) instead
+    of a GetItem, and the usage counts ride on it (no separate touch write).
+    """
     users = requests / REQUESTS_PER_MAU
     if cache_seconds == 0:
         invocations = requests
@@ -186,6 +217,8 @@ def bill(inputs: Inputs, *, requests: float, cache_seconds: int, memory_mb: int)
     else:
         per_user = ACTIVE_HOURS_PER_MAU * max(1.0, 3600 / inputs.touch_interval_seconds)
         touches = min(invocations, users * per_user)
+    if metered:
+        touches = 0.0
     gb = memory_mb / 1024
     price = LAMBDA_GB_SECOND[inputs.architecture][0]
     cold_starts = invocations * COLD_START_SHARE
@@ -199,8 +232,9 @@ def bill(inputs: Inputs, *, requests: float, cache_seconds: int, memory_mb: int)
         invocations=invocations,
         lambda_requests=invocations * LAMBDA_REQUEST[0],
         lambda_compute=seconds * gb * price,
-        dynamodb_reads=invocations * DYNAMODB_READ_UNIT[0],
-        dynamodb_writes=touches * DYNAMODB_WRITE_UNIT[0],
+        dynamodb_reads=0.0 if metered else invocations * DYNAMODB_READ_UNIT[0],
+        dynamodb_writes=(invocations * write_units(item_bytes) if metered else touches)
+        * DYNAMODB_WRITE_UNIT[0],
         secrets_calls=secrets_calls * SECRETS_API_CALL[0],
         api_rest=requests * API_REST_REQUEST[0],
         api_http=requests * API_HTTP_REQUEST[0],
@@ -286,11 +320,11 @@ def render(inputs: Inputs) -> str:
         "copies of https://aws.amazon.com/jp/cognito/pricing/ and "
         "https://www.aws.amazon.com/de/cognito/pricing/ still show the older 50,000-MAU free "
         "tier | the per-MAU rates are **not** in the stored pages: not quoted |",
-        "| Unkey | per plan (Free, Pro) with monthly verification limits "
-        "(https://codeables.dev/article/unkey-pricing-should-i-start-on-free-or-pro-for-a-"
-        "small-saas-api-and, which itself says to check Unkey's page) | Unkey's own pricing "
-        "page is **not** in the stored pages: no figure quoted |",
+        "| Unkey | per plan with monthly verification limits; Pro $25 for 250,000 and $250 "
+        "for 10 million a month (next section) | as issue 20 quotes them; Unkey's own "
+        "pricing page is **not** in the stored pages |",
         "",
+        *_metered_section(inputs),
         "## The authorizer's memory",
         "",
         "CPU scales with memory up to one vCPU at 1,769 MB; the read's wait does not. "
@@ -353,6 +387,71 @@ def render(inputs: Inputs) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _metered_section(inputs: Inputs) -> list[str]:
+    """Metered beside unmetered authorizations, and Unkey's published plans."""
+    memory = inputs.memory_mb
+    plain = bill(inputs, requests=1e6, cache_seconds=0, memory_mb=memory)
+    metered = bill(inputs, requests=1e6, cache_seconds=0, memory_mb=memory, metered=True)
+    big = bill(
+        inputs, requests=1e6, cache_seconds=0, memory_mb=memory, metered=True, item_bytes=1500
+    )
+    lines = [
+        "## Metered keys (rate limit or credits)",
+        "",
+        "Limits count authorizer calls, so a metered API runs with the authorizer cache at 0 "
+        "(docs/authorizer.md): every request is one authorization. A key without limits is "
+        "one strongly consistent GetItem (1 read unit, items up to 4 KB) plus a touch write "
+        f"at most every {inputs.touch_interval_seconds} s; a metered key is one conditional "
+        "UpdateItem that returns the item, instead of the read, with the usage counts "
+        "folded in (1 write unit while the key item stays within 1 KB, before and after "
+        "the update; 2 from 1 KB up to 2 KB, e.g. with a large `meta`; a refused "
+        "authorization, whose condition failed, is still charged). Same Lambda time "
+        f"assumed for both (one {DYNAMODB_ROUND_TRIP_MS:.0f} ms round trip).",
+        "",
+        "| per million authorizations, cache 0 | Lambda | DynamoDB | gatekey total | "
+        "+ REST API | + HTTP API |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, b in (
+        ("unmetered (GetItem)", plain),
+        (f"metered, item under 1 KB ({write_units(METERED_ITEM_BYTES)} write unit)", metered),
+        (f"metered, item 1-2 KB ({write_units(1500)} write units)", big),
+    ):
+        lines.append(
+            f"| {label} | {money(b.lambda_requests + b.lambda_compute)} | "
+            f"{money(b.dynamodb_reads + b.dynamodb_writes)} | **{money(b.authorizer)}** | "
+            f"{money(b.authorizer + b.api_rest)} | {money(b.authorizer + b.api_http)} |"
+        )
+    lines += [
+        "",
+        "A window's or a refill's first authorization is one UpdateItem more: a key with a "
+        "60 s window in use all month adds at most 43,200 writes "
+        f"({money(43_200 * DYNAMODB_WRITE_UNIT[0])}).",
+        "",
+        "Against Unkey's Pro plans (verifications are Unkey's unit; one verification is one "
+        "metered authorization here):",
+        "",
+        "| a month | Unkey | per million | gatekey metered, authorizer only | "
+        "with HTTP API | with REST API |",
+        "|---|---|---|---|---|---|",
+    ]
+    for price, verifications in UNKEY_PLANS:
+        b = bill(inputs, requests=verifications, cache_seconds=0, memory_mb=memory, metered=True)
+        lines.append(
+            f"| {verifications:,} | ${price:,.0f} | ${price / verifications * 1e6:,.2f} | "
+            f"**{money(b.authorizer)}** | {money(b.authorizer + b.api_http)} | "
+            f"{money(b.authorizer + b.api_rest)} |"
+        )
+    lines += [
+        "",
+        "API Gateway's own request price is paid with or without gatekey; the authorizer "
+        "column is what metering adds. Fixed costs (the signing-keys secret, "
+        f"{money(SECRET_MONTH[0])} a month) and free tiers are left out on both sides.",
+        "",
+    ]
+    return lines
 
 
 def main() -> int:

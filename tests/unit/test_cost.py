@@ -40,3 +40,16 @@ def test_more_memory_shortens_cold_starts():
     inputs = cost.read_inputs()
     colds = [cost.cold_ms(inputs, memory) for memory in cost.MEMORY_SIZES]
     assert colds == sorted(colds, reverse=True)
+
+
+def test_a_metered_authorization_is_one_write_instead_of_a_read():
+    inputs = cost.read_inputs()
+    metered = cost.bill(
+        inputs, requests=1e6, cache_seconds=0, memory_mb=inputs.memory_mb, metered=True
+    )
+    assert metered.dynamodb_reads == 0
+    assert metered.dynamodb_writes == 1e6 * cost.DYNAMODB_WRITE_UNIT[0]
+
+
+def test_write_units_are_per_started_kilobyte():
+    assert [cost.write_units(size) for size in (1, 1024, 1025, 2048, 2049)] == [1, 1, 2, 2, 3]
