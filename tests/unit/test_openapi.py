@@ -177,6 +177,10 @@ def test_authorizer_scheme_is_bearer_and_mentions_the_bare_token(spec):
 # --- (4) every error uses the shared Error schema ----------------------------------------
 
 
+# Routes that answer errors in OAuth's format (contract section 10), not section 4's.
+OAUTH_FORMAT = {"/oauth/token", "/oauth/introspect"}
+
+
 def test_every_error_response_refers_to_the_error_schema(spec):
     count = 0
     for key, operation in operations(spec).items():
@@ -187,7 +191,11 @@ def test_every_error_response_refers_to_the_error_schema(spec):
             count += 1
             resolved = resolve(spec, response)
             assert set(resolved["content"]) == {JSON}, (key, status)
-            assert resolved["content"][JSON]["schema"] == {"$ref": ERROR_REF}, (key, status)
+            schema = resolved["content"][JSON]["schema"]
+            if key[1] in OAUTH_FORMAT and status != "503":  # RFC 6749 §5.2's body
+                assert schema == {"$ref": "#/components/schemas/OAuthError"}, (key, status)
+                continue
+            assert schema == {"$ref": ERROR_REF}, (key, status)
     assert count > 0
 
 
@@ -269,6 +277,7 @@ class Handler:
     statuses: set[int]
     model: str | None
     allow_form: bool
+    oauth_form: bool = False  # an OAuth route: RFC 6749 form parameters (oauth/endpoints.py)
 
 
 def normalized(path: str) -> str:
@@ -305,6 +314,8 @@ def handlers() -> dict[tuple[str, str], Handler]:
                 elif name == "Response":
                     (status,) = [kw.value for kw in call.keywords if kw.arg == "status_code"]
                     handler.statuses.add(ast.literal_eval(status))
+                elif name in ("parse_form", "_form"):
+                    handler.oauth_form = True
                 elif name == "parse_body":
                     assert isinstance(call.args[1], ast.Name)
                     handler.model = call.args[1].id
@@ -330,6 +341,11 @@ def test_request_bodies_are_the_models_the_handlers_parse(spec):
     found = handlers()
     for (method, path), operation in operations(spec).items():
         handler = found[(method, normalized(path))]
+        if handler.oauth_form:
+            body = resolve(spec, operation["requestBody"])
+            assert set(body["content"]) == {FORM}, (method, path)
+            assert "400" in operation["responses"], f"{method} {path} parses a form"
+            continue
         if handler.model is None:
             assert "requestBody" not in operation, (method, path)
             continue
@@ -795,11 +811,25 @@ class FakeStore:
     def list_sessions(self, user_id: str) -> list[Session]:
         return [session for session in self.sessions if session.user_id == user_id]
 
+    signing_keys: dict[str, Any] | None = None
 
-def test_login_refresh_and_sessions_match_their_schemas(spec):
+    def get_signing_keys(self) -> dict[str, Any] | None:
+        return self.signing_keys
+
+    def put_signing_keys(self, document: dict[str, Any]) -> None:
+        self.signing_keys = document
+
+
+def test_login_refresh_and_sessions_match_their_schemas(spec, tmp_path):
+    from gatekey.oauth.discovery import publish
+    from gatekey.tokens.local_kms import LocalKms
+
     user = user_item(password_hash=hash_password("correct horse"))
     store = FakeStore(user)
-    sessions = SessionService(store, KEYRING, Settings())  # type: ignore[arg-type]
+    kms, key_arn = LocalKms(tmp_path), f"arn:aws:kms:us-east-1:123456789012:key/{uuid.uuid4()}"
+    kms.create_key(key_arn)
+    publish(store, kms, key_arns=[key_arn], current_key_arn=key_arn, issuer="http://127.0.0.1")
+    sessions = SessionService(store, KEYRING, Settings(), kms)  # type: ignore[arg-type]
     result = sessions.login("Ada@example.com", "correct horse", None, "pytest")
     assert_matches(spec, "LoginResponse", result)
     assert_matches(spec, "RefreshResponse", sessions.refresh(store.sessions[0]))

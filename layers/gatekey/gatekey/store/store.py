@@ -32,10 +32,21 @@ from gatekey.store.password_reset import PasswordResets
 from gatekey.store.revocations import Revocations
 from gatekey.store.serialization import Item, values
 from gatekey.store.sessions import Sessions
+from gatekey.store.signing_keys import SigningKeys
 from gatekey.store.users import CREDENTIALS_VERSION, Users, credentials_version_condition
 
 
-class Store(Users, Sessions, ApiKeys, Revocations, LoginThrottle, PasswordResets, Mfa, AuditLog):
+class Store(
+    Users,
+    Sessions,
+    ApiKeys,
+    Revocations,
+    LoginThrottle,
+    PasswordResets,
+    Mfa,
+    AuditLog,
+    SigningKeys,
+):
     """Named operations on the gatekey table."""
 
     # -- creating credentials: each conditions on its owner's credentials version --------
