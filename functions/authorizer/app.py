@@ -22,6 +22,7 @@ from gatekey.errors import (
     PermissionMisconfigured,
     ServiceUnavailable,
     SessionUsedElsewhere,
+    UsageRefused,
 )
 from gatekey.settings import get_settings
 from gatekey.store import get_lean_store
@@ -100,7 +101,17 @@ def _authorize(event: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
             request.authorization,
             request.user_agent,
             user_agent_known=request.kind != authorizer_events.TOKEN,
+            source_ip=request.source_ip,
         )
+    except UsageRefused as error:
+        # The key is fine, its usage rules refuse this call: a Deny that names why
+        # (ACCESS_DENIED's body), or for gatekey's own API an allow carrying the refusal.
+        logger.info("refused %s event: %s", request.kind, error.code)
+        if request.refusals_to_backend:
+            answer = authorizer_events.refusal_for_backend(request, error)
+        else:
+            answer = authorizer_events.deny(request, error, simple=simple)
+        return answer, "refused", "unknown"
     except (NotAuthenticated, InvalidToken) as error:
         logger.info("denied %s event: %s", request.kind, error.code)
         if isinstance(error, SessionUsedElsewhere):

@@ -15,7 +15,12 @@ from gatekey.edges.api import (
     parse_body,
     request_meta,
 )
-from gatekey.edges.models import CreateKeyRequest, RotateKeyRequest, UpdateKeyRequest
+from gatekey.edges.models import (
+    CreateKeyRequest,
+    RotateKeyRequest,
+    UpdateKeyRequest,
+    usage_days,
+)
 from gatekey.policy import Action
 
 app = create_app()
@@ -32,6 +37,7 @@ def create_key() -> Response[str]:
         key_type=body.type,
         expires_at=resolve_expiry(body.expires_at, body.expires_in_days),
         key_scopes=tuple(body.scopes or scopes.DEFAULT_SCOPES),
+        rules=body.rules(),
         meta=request_meta(app),
     )
     return json_response(201, key)
@@ -53,8 +59,15 @@ def get_key(handle: str) -> Response[str]:
 def update_key(handle: str) -> Response[str]:
     owner = current_principal(app, Action.MANAGE_KEYS)
     body = parse_body(app, UpdateKeyRequest)
-    changes = body.model_dump(include={"alias", "scopes"}, exclude_unset=True)
+    changes = {**body.model_dump(include={"alias", "scopes"}, exclude_unset=True), **body.rules()}
     return json_response(200, get_key_service().update(owner, handle, changes, request_meta(app)))
+
+
+@app.get("/user/keys/<handle>/usage")
+def key_usage(handle: str) -> Response[str]:
+    owner = current_principal(app, Action.MANAGE_KEYS)
+    days = usage_days(app.current_event.get_query_string_value("days"))
+    return json_response(200, get_key_service().usage(owner, handle, days))
 
 
 @app.delete("/user/keys/<handle>")

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from gatekey.edges import authorizer_events
-from gatekey.errors import InvalidToken
+from gatekey.errors import InvalidToken, RateLimited, UsageExceeded
 from gatekey.principal import API_KEY, Principal
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -79,8 +79,54 @@ def test_rest_deny_carries_the_reason_for_the_gateway_response():
     assert response["context"] == {
         "error_code": "invalid_token",
         "error_detail": "The provided token is expired or invalid.",
+        "error_extra": "null",
     }
     assert json.dumps(response)
+
+
+def test_a_usage_refusal_names_its_wait_in_the_deny_context():
+    request = authorizer_events.AuthorizerRequest(
+        "REQUEST", "t", "ua", "arn:aws:execute-api:r:1:a/s/GET/x"
+    )
+    response = authorizer_events.deny(request, RateLimited(12), simple=False)
+    assert response["context"]["error_code"] == "rate_limited"
+    assert json.loads(response["context"]["error_extra"]) == {"retry_after": 12}
+
+
+def test_gatekeys_own_api_gets_the_refusal_as_an_allow_without_a_principal():
+    event = {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:r:1:a/s/GET/user",
+        "headers": {"Authorization": "t"},
+        "requestContext": {"identity": {"sourceIp": "10.0.0.1"}},
+        "stageVariables": {"gatekeyRefusalsToBackend": "true"},
+    }
+    request = authorizer_events.read_event(event)
+    assert request.source_ip == "10.0.0.1"
+    assert request.refusals_to_backend
+    response = authorizer_events.refusal_for_backend(request, UsageExceeded(None))
+    assert response["principalId"] == "refused"
+    assert response["context"] == {
+        "refusal_code": "usage_exceeded",
+        "refusal_detail": UsageExceeded.default_detail,
+        "refusal_retry_after": "",
+    }
+    assert "user_id" not in response["context"]
+
+
+def test_route_scoped_allows_name_permission_denied_for_their_deny_statements():
+    """An Allow with Deny statements (or a cached Allow reused for a route it does not
+    cover) reaches ACCESS_DENIED with the allow's context: it must name the refusal."""
+    request = authorizer_events.AuthorizerRequest(
+        "REQUEST",
+        "t",
+        "ua",
+        "arn:aws:execute-api:r:1:a/s/GET/orders",
+        authorizer_events.parse_route_scopes("GET/orders=orders:read,POST/orders=orders:write"),
+    )
+    context = authorizer_events.allow(request, PRINCIPAL, simple=False)["context"]
+    assert context["error_code"] == "permission_denied"
+    assert context["error_extra"] == "null"
 
 
 # Route scopes

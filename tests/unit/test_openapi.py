@@ -53,6 +53,7 @@ AUTHORIZER_SCHEME = "gatekeyToken"
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 ERROR_REF = "#/components/schemas/Error"
+USAGE_REFUSED_REF = "#/components/responses/UsageRefused"
 
 
 # --- loading ------------------------------------------------------------------------
@@ -205,7 +206,8 @@ def test_retry_after_on_429_and_503(spec):
             if status in ("429", "503"):
                 header = resolve(spec, resolve(spec, response)["headers"]["Retry-After"])
                 assert header["schema"]["type"] == "integer", key
-                if status == "429":
+                if status == "429" and response != {"$ref": USAGE_REFUSED_REF}:
+                    # a usage refusal has no Retry-After when credits never refill
                     assert header["required"] is True, key
 
 
@@ -256,6 +258,7 @@ def test_gateway_responses_of_the_template_match_the_error_schema(spec, template
     substitutions = {
         "$context.authorizer.error_code": "invalid_token",
         "$context.authorizer.error_detail": "The provided token is expired or invalid.",
+        "$context.authorizer.error_extra": '{"retry_after":12}',  # JSON text, as it is
         # API Gateway substitutes a JSON string literal, quotes included
         "$context.error.messageString": '"Missing Authentication Token"',
     }
@@ -620,6 +623,47 @@ BODIES = [
     (models.DisableMfaRequest, {"password": "p"}, False),
     (models.DisableMfaRequest, {"password": "", "code": "123456"}, False),
     (models.DisableMfaRequest, {"password": "p", "code": "c" * 65}, False),
+    # usage rules (contract section 9)
+    (models.RateLimit, {"limit": 1, "window_seconds": 1}, True),
+    (models.RateLimit, {"limit": 1_000_000, "window_seconds": 2_592_000}, True),
+    (models.RateLimit, {"limit": 0, "window_seconds": 60}, False),
+    (models.RateLimit, {"limit": 1_000_001, "window_seconds": 60}, False),
+    (models.RateLimit, {"limit": 10, "window_seconds": 2_592_001}, False),
+    (models.RateLimit, {"limit": 10}, False),
+    (models.RateLimit, {"limit": "10", "window_seconds": 60}, False),
+    (models.Refill, {"interval": "daily", "amount": 1}, True),
+    (models.Refill, {"interval": "weekly", "amount": 1}, False),
+    (models.Refill, {"interval": "monthly", "amount": 0}, False),
+    (models.Credits, {"remaining": 0}, True),
+    (models.Credits, {"remaining": 10**9, "refill": None}, True),
+    (models.Credits, {"remaining": 10**9 + 1}, False),
+    (models.Credits, {"remaining": -1}, False),
+    (models.Credits, {"refill": {"interval": "daily", "amount": 5}}, False),
+    (models.UsageRules, {"meta": {"tier": "gold", "seats": 5, "beta": True, "ratio": 0.5}}, True),
+    (models.UsageRules, {"meta": None, "allowed_ips": None}, True),
+    (models.UsageRules, {"allowed_ips": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]}, True),
+    (models.UsageRules, {"meta": {"nested": {"a": 1}}}, False),
+    (models.UsageRules, {"meta": {"list": [1]}}, False),
+    (models.UsageRules, {"meta": {"none": None}}, False),
+    (models.UsageRules, {"meta": "text"}, False),
+    (models.UsageRules, {"allowed_ips": ["10.0.0.0/8"] * 21}, False),
+    (models.UsageRules, {"allowed_ips": [1]}, False),
+    (
+        models.CreateKeyRequest,
+        {"handle": "m", "ratelimit": {"limit": 5, "window_seconds": 1}},
+        True,
+    ),
+    (models.CreateKeyRequest, {"handle": "m", "credits": {"remaining": 5, "refill": None}}, True),
+    (models.CreateKeyRequest, {"handle": "m", "ratelimit": {"limit": 5}}, False),
+    (models.UpdateKeyRequest, {"ratelimit": None, "credits": None, "meta": None}, True),
+    (
+        models.UpdateKeyRequest,
+        {"credits": {"remaining": 1, "refill": {"interval": "monthly", "amount": 9}}},
+        True,
+    ),
+    (models.UpdateKeyRequest, {"allowed_ips": "10.0.0.0/8"}, False),
+    (models.CreateBotRequest, {"name": "b", "allowed_ips": ["10.0.0.0/8"]}, True),
+    (models.CreateBotRequest, {"name": "b", "credits": {"remaining": -5}}, False),
 ]
 
 

@@ -182,6 +182,41 @@ class Throttled(GatekeyError):
         return {"Retry-After": str(self.retry_after)}
 
 
+class UsageRefused(GatekeyError):
+    """A key's usage rules refused this authorization (contract section 9); the key is
+    otherwise fine. `retry_after`: seconds until it may pass again, when known."""
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+        super().__init__(extra=None if self.status == 403 else {"retry_after": self.retry_after})
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(UsageRefused):
+    status = 429
+    code = "rate_limited"
+    default_detail = "This key's rate limit is reached; try again in the next window."
+
+
+class UsageExceeded(UsageRefused):
+    status = 429
+    code = "usage_exceeded"
+    default_detail = "This key has no credits left."
+
+
+class IpNotAllowed(UsageRefused):
+    status = 403
+    code = "ip_not_allowed"
+    default_detail = "This key may not be used from this network address."
+
+
+USAGE_REFUSALS: dict[str, type[UsageRefused]] = {
+    error.code: error for error in (RateLimited, UsageExceeded, IpNotAllowed)
+}
+
+
 class ServerError(GatekeyError):
     """An error of ours nobody foresaw: the 500 body, which tells nothing of the cause."""
 

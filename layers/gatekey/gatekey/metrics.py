@@ -20,7 +20,7 @@ NAMESPACE = "gatekey"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 DEFAULT_SERVICE = "gatekey"
 
-AUTHORIZATIONS = "Authorizations"  # dimensions: outcome (allow/deny/error), token_type
+AUTHORIZATIONS = "Authorizations"  # dimensions: outcome (allow/deny/refused/error), token_type
 LOGINS = "Logins"  # dimension: outcome (success/failure/mfa_required/throttled)
 LOCKOUTS = "Lockouts"  # an email locked after too many failures
 

@@ -15,10 +15,12 @@ this module must never be a reason for it to import more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from gatekey import scopes
+from gatekey import scopes, usage
 from gatekey.errors import GatekeyError, PermissionDenied, ValidationFailed
 from gatekey.principal import Principal
 from gatekey.records import TokenType, User
@@ -63,14 +65,16 @@ RULES: dict[Action, Rule] = {
 class Request:
     """What a management call asks for, where it matters to the decision.
 
-    `grant_scopes`/`grant_expires_at`: the scopes and expiry a new or changed credential
-    gets (`grant_expires_at` None = never expires; `grants` says whether one is asked).
+    `grant_scopes`/`grant_expires_at`/`grant_rules`: the scopes, expiry and usage rules
+    (as a key view shows them) a new or changed credential gets (`grant_expires_at` None
+    = never expires; `grants` says whether one is asked).
     `role`: a role given to a user. `target`: the user acted upon.
     """
 
     grants: bool = False
     grant_scopes: tuple[str, ...] = ()
     grant_expires_at: int | None = None
+    grant_rules: dict[str, Any] = field(default_factory=dict)
     role: str | None = None
     target: User | None = None
 
@@ -103,7 +107,9 @@ def decide(
             "Turn off your own two-step verification with your password and a code."
         )
     if request.grants:
-        refusal = _refuse_escalation(principal, request.grant_scopes, request.grant_expires_at)
+        refusal = _refuse_escalation(
+            principal, request.grant_scopes, request.grant_expires_at, request.grant_rules
+        )
         if refusal is not None:
             return refusal
     return _refuse_admin_power(principal, request)
@@ -126,10 +132,14 @@ def grant_expiry(principal: Principal, requested: int | None) -> int | None:
 
 
 def _refuse_escalation(
-    principal: Principal, requested: tuple[str, ...], expires_at: int | None
+    principal: Principal,
+    requested: tuple[str, ...],
+    expires_at: int | None,
+    rules: dict[str, Any],
 ) -> GatekeyError | None:
-    """No escalation: a credential may give (or show) only scopes it holds, and no
-    longer a life than its own. A session is the person: anything of theirs."""
+    """No escalation: a credential may give (or show) only scopes it holds, no longer a
+    life than its own, and no looser usage rules than its own (rate limit, credits,
+    networks; `usage.looser_than`). A session is the person: anything of theirs."""
     if is_session(principal):
         return None
     if not scopes.covers_all(principal.scopes, requested):
@@ -141,6 +151,10 @@ def _refuse_escalation(
         return PermissionDenied(
             "A credential cannot outlive the credential managing it.", attr="expires_at"
         )
+    if principal.limits:
+        looser = usage.looser_than(json.loads(principal.limits), rules)
+        if looser is not None:
+            return PermissionDenied(looser[1], attr=looser[0])
     return None
 
 

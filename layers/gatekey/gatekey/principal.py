@@ -29,6 +29,8 @@ class Principal:
     token_id: str | None = None
     scopes: tuple[str, ...] = ()
     key_id: str | None = None  # the key item behind an API key or a client JWT
+    meta: str | None = None  # the key's metadata, JSON text, passed on to the backend
+    limits: str | None = None  # the key's own usage rules, JSON text (policy compares)
 
     def __post_init__(self) -> None:
         if self.token_type == SESSION:  # a logged-in person holds every scope, by name
@@ -70,4 +72,6 @@ class Principal:
             token_id=text("token_id"),
             key_id=text("key_id"),
             scopes=scope_rules.parse(text("scopes")),
+            meta=text("meta"),
+            limits=text("limits"),
         )

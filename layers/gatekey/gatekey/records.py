@@ -32,6 +32,37 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _int_map(value: Any) -> dict[str, int] | None:
+    return None if value is None else {str(k): int(v) for k, v in value.items()}
+
+
+USAGE_PREFIX = "u"
+ALLOWED_SUFFIX = "a"
+REFUSED_SUFFIX = "r"
+
+
+def usage_attribute(day: str, suffix: str) -> str:
+    """The attribute counting one UTC day's allowed (`a`) or refused (`r`) authorizations
+    of a key: `u20261204a`. Short, as the authorizer reads the whole item on each call."""
+    return f"{USAGE_PREFIX}{day.replace('-', '')}{suffix}"
+
+
+def usage_days(item: dict[str, Any]) -> tuple[tuple[str, int, int], ...]:
+    """((`2026-12-04`, allowed, refused), ...) from a key item's usage attributes."""
+    days: dict[str, list[int]] = {}
+    for name, value in item.items():
+        if (
+            len(name) == 10
+            and name[0] == USAGE_PREFIX
+            and name[1:9].isdigit()
+            and name[9] in (ALLOWED_SUFFIX, REFUSED_SUFFIX)
+        ):
+            day = f"{name[1:5]}-{name[5:7]}-{name[7:9]}"
+            counts = days.setdefault(day, [0, 0])
+            counts[0 if name[9] == ALLOWED_SUFFIX else 1] += int(value)
+    return tuple((day, a, r) for day, (a, r) in sorted(days.items()))
+
+
 class _Record:
     """`to_item` for the dataclasses below: every field under its own name."""
 
@@ -109,6 +140,32 @@ class ApiKey(_Record):
     previous_valid_until: int | None = None
     revoked_until: int | None = None
     credentials_version: int = 0
+    # Usage rules (contract section 9; credentials/usage.py) and the counters the
+    # authorizer's metered update keeps (tokens/metering.py). `usage_rules` is a fresh
+    # token on every change of the rules or of `credits_remaining`: a metered update
+    # conditions on it, so it never acts on rules it did not read.
+    ratelimit: dict[str, int] | None = None  # {"limit", "window_seconds"}
+    credits: dict[str, Any] | None = None  # {"refill": {"interval", "amount"} | None}
+    credits_remaining: int | None = None
+    credits_period: str | None = None  # the refill period last applied: "2026-12-04"/"2026-12"
+    rl_window: int | None = None  # start of the window `rl_count` counts
+    rl_count: int | None = None
+    meta: str | None = None  # a flat JSON object, as text: passed on as it is
+    allowed_ips: tuple[str, ...] | None = None
+    usage_rules: str | None = None
+    # Authorizations per UTC day, from the `u<yyyymmdd>a`/`u<yyyymmdd>r` attributes:
+    # ((day, allowed, refused), ...) oldest first. Read only; never written by to_item.
+    usage: tuple[tuple[str, int, int], ...] = field(default=())
+
+    @property
+    def metered(self) -> bool:
+        """Whether each authorization must go through the conditional metered update."""
+        return self.ratelimit is not None or self.credits is not None
+
+    def to_item(self) -> dict[str, Any]:
+        item = super().to_item()
+        del item["usage"]
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Self:
@@ -116,6 +173,7 @@ class ApiKey(_Record):
         if key_type not in KEY_TYPES:
             raise ValueError(f"unknown key type {key_type!r}")
         previous_kid = item.get("previous_secret_kid")
+        ips = item.get("allowed_ips")
         return cls(
             key_id=str(item["key_id"]),
             user_id=str(item["user_id"]),
@@ -138,6 +196,16 @@ class ApiKey(_Record):
             previous_valid_until=_int(item.get("previous_valid_until")),
             revoked_until=_int(item.get("revoked_until")),
             credentials_version=int(item.get("credentials_version") or 0),
+            ratelimit=_int_map(item.get("ratelimit")),
+            credits=item.get("credits"),
+            credits_remaining=_int(item.get("credits_remaining")),
+            credits_period=item.get("credits_period"),
+            rl_window=_int(item.get("rl_window")),
+            rl_count=_int(item.get("rl_count")),
+            meta=item.get("meta"),
+            allowed_ips=None if ips is None else tuple(str(ip) for ip in ips),
+            usage_rules=item.get("usage_rules"),
+            usage=usage_days(item),
         )
 
     def valid_versions(self, now: int) -> list[tuple[int, str]]:

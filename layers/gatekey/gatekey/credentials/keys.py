@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
 from typing import Any
 
-from gatekey import clock, policy, scopes
+from gatekey import clock, policy, scopes, usage
 from gatekey.accounts import audit
 from gatekey.errors import Conflict, InvalidToken, NotFound, OwnerChanged, ValidationFailed
 from gatekey.policy import Action
@@ -33,6 +34,7 @@ def key_view(key: ApiKey, keyring: Keyring | None = None) -> dict[str, Any]:
         "expires_at": clock.iso(key.expires_at),
         "last_used_at": clock.iso(key.last_used_at),
         "scopes": list(key_scopes(key)),
+        **key_rules(key),
     }
     if key.type == JWT:
         view["kid"] = key.key_id
@@ -41,6 +43,49 @@ def key_view(key: ApiKey, keyring: Keyring | None = None) -> dict[str, Any]:
         secret = make(keyring, key_id=key.key_id, version=key.version, secret_kid=key.secret_kid)
         view["secret" if key.type == JWT else "token"] = secret
     return view
+
+
+def key_rules(key: ApiKey, now: int | None = None) -> dict[str, Any]:
+    """A key's usage rules as its views show them (contract section 9): `remaining` is
+    what the next authorization sees, so a refill that is due shows its amount."""
+    credits = None
+    if key.credits is not None:
+        refill = key.credits.get("refill")
+        remaining = key.credits_remaining or 0
+        if refill is not None and (key.credits_period or "") < usage.refill_period(
+            refill["interval"], clock.now() if now is None else now
+        ):
+            remaining = int(refill["amount"])
+        credits = {"remaining": remaining, "refill": refill}
+    return {
+        "ratelimit": key.ratelimit,
+        "credits": credits,
+        "meta": None if key.meta is None else json.loads(key.meta),
+        "allowed_ips": None if key.allowed_ips is None else list(key.allowed_ips),
+    }
+
+
+def rule_attributes(rules: dict[str, Any], now: int) -> Item:
+    """The key item's attributes for rules as a body sets them (None clears a rule).
+    Any change of the rules that the authorizer meters by gets a new `usage_rules`."""
+    attributes: Item = {}
+    if "ratelimit" in rules:
+        attributes["ratelimit"] = rules["ratelimit"]
+    if "credits" in rules:
+        credits = rules["credits"]
+        refill = None if credits is None else credits.get("refill")
+        attributes["credits"] = None if credits is None else {"refill": refill}
+        attributes["credits_remaining"] = None if credits is None else credits["remaining"]
+        attributes["credits_period"] = (
+            None if refill is None else usage.refill_period(refill["interval"], now)
+        )
+    if "meta" in rules:
+        attributes["meta"] = None if rules["meta"] is None else usage.meta_text(rules["meta"])
+    if "allowed_ips" in rules:
+        attributes["allowed_ips"] = rules["allowed_ips"]
+    if {"ratelimit", "credits", "allowed_ips"} & set(rules):
+        attributes["usage_rules"] = usage.new_rules_token()
+    return attributes
 
 
 def key_scopes(key: ApiKey) -> tuple[str, ...]:
@@ -57,10 +102,11 @@ def new_key(
     key_type: KeyType,
     expires_at: int | None,
     key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
+    rules: dict[str, Any] | None = None,
 ) -> ApiKey:
     """A new key of `owner`, copying the owner's state as read (role, flags and the
-    credentials version that the creation conditions on)."""
-    return ApiKey(
+    credentials version that the creation conditions on), with its usage `rules`."""
+    key = ApiKey(
         key_id=str(uuid.uuid4()),
         user_id=owner.user_id,
         account_id=owner.account_id,
@@ -79,6 +125,9 @@ def new_key(
         secret_kid=keyring.current_kid,
         scopes=tuple(scopes.normalize(key_scopes)),
     )
+    if not rules:
+        return key
+    return ApiKey.from_item({**key.to_item(), **rule_attributes(rules, key.created_at)})
 
 
 def resolve_expiry(expires_at: str | None, expires_in_days: int | None) -> int | None:
@@ -114,9 +163,11 @@ class KeyService:
         key_type: KeyType,
         expires_at: int | None,
         key_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
+        rules: dict[str, Any] | None = None,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
-        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes, expires_at))
+        rules = rules or {}
+        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes, expires_at, rules))
         event = _key_event(owner, audit.KEY_CREATED, handle, meta)
         for _ in range(CREATE_ATTEMPTS):
             user = self.store.get_user(owner.user_id)
@@ -130,6 +181,7 @@ class KeyService:
                 key_type=key_type,
                 expires_at=expires_at,
                 key_scopes=key_scopes,
+                rules=rules,
             )
             try:
                 created = self.store.create_key(
@@ -149,7 +201,7 @@ class KeyService:
     def get(self, owner: Principal, handle: str, *, with_secret: bool = True) -> dict[str, Any]:
         key = self._owned(owner, handle)
         if with_secret:  # reading a broader key's token would be an escalation
-            policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.expires_at))
+            policy.check(owner, Action.MANAGE_KEYS, _grant_of(key))
         return key_view(key, self.keyring if with_secret else None)
 
     def update(
@@ -159,18 +211,42 @@ class KeyService:
         changes: dict[str, Any],
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
-        """Renames and/or re-scopes a key; new scopes must be held by the caller."""
+        """Renames, re-scopes and/or sets the usage rules of a key; the caller must hold
+        the new scopes, and rules no looser than its own."""
         key = self._owned(owner, handle)
+        rules = {name: changes.pop(name) for name in list(changes) if name in usage.RULE_FIELDS}
+        if "scopes" in changes or rules:
+            requested = tuple(changes.get("scopes", key_scopes(key)))
+            merged = {**key_rules(key), **rules}
+            policy.check(owner, Action.MANAGE_KEYS, _grant(requested, key.expires_at, merged))
         if "scopes" in changes:
-            requested = tuple(changes["scopes"])
-            policy.check(owner, Action.MANAGE_KEYS, _grant(requested, key.expires_at))
             changes = {**changes, "scopes": list(scopes.normalize(changes["scopes"]))}
+        changes.update(rule_attributes(rules, clock.now()))
         if not changes:
             return key_view(key)
         event = _key_event(owner, audit.KEY_UPDATED, handle, meta)
         updated = self.store.update_key(key, changes, audit=event)
         audit.emit(event)
         return key_view(updated)
+
+    def usage(self, owner: Principal, handle: str, days: int) -> dict[str, Any]:
+        """Allowed and refused authorizations per UTC day, oldest first, every one of
+        the last `days` days present (today included)."""
+        key = self._owned(owner, handle)
+        counts = {day: (allowed, refused) for day, allowed, refused in key.usage}
+        now = clock.now()
+        dates = [usage.day(now - back * DAY) for back in range(days - 1, -1, -1)]
+        return {
+            "days": [
+                {
+                    "date": date,
+                    "allowed": counts.get(date, (0, 0))[0],
+                    "refused": counts.get(date, (0, 0))[1],
+                }
+                for date in dates
+            ],
+            "last_used_at": clock.iso(key.last_used_at),
+        }
 
     def delete(self, owner: Principal, handle: str, meta: audit.RequestMeta | None = None) -> None:
         key = self._owned(owner, handle)
@@ -186,7 +262,7 @@ class KeyService:
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
         key = self._owned(owner, handle)
-        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes(key), key.expires_at))
+        policy.check(owner, Action.MANAGE_KEYS, _grant_of(key))
         event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
         return key_view(self.rotate_key(key, grace_seconds, event=event), self.keyring)
 
@@ -234,8 +310,17 @@ def _credential_item(caller: Principal) -> item_keys.ItemKey | None:
     return None
 
 
-def _grant(requested: tuple[str, ...], expires_at: int | None) -> policy.Request:
-    return policy.Request(grants=True, grant_scopes=requested, grant_expires_at=expires_at)
+def _grant(
+    requested: tuple[str, ...], expires_at: int | None, rules: dict[str, Any] | None = None
+) -> policy.Request:
+    return policy.Request(
+        grants=True, grant_scopes=requested, grant_expires_at=expires_at, grant_rules=rules or {}
+    )
+
+
+def _grant_of(key: ApiKey) -> policy.Request:
+    """What holding `key`'s token amounts to: its scopes, expiry and usage rules."""
+    return _grant(key_scopes(key), key.expires_at, key_rules(key))
 
 
 def get_key_service() -> KeyService:

@@ -21,6 +21,7 @@ from gatekey import policy
 from gatekey.accounts.audit import RequestMeta
 from gatekey.edges.models import path_parameter_ok
 from gatekey.errors import (
+    USAGE_REFUSALS,
     BadRequest,
     GatekeyError,
     NotAuthenticated,
@@ -77,8 +78,25 @@ def create_app() -> APIGatewayRestResolver:
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
         return error_response(ServerError())
 
-    app.use(middlewares=[_path_parameters_checked])
+    app.use(middlewares=[_usage_refusal_answered, _path_parameters_checked])
     return app
+
+
+def _usage_refusal_answered(
+    app: APIGatewayRestResolver, next_middleware: Callable[..., Response[str]]
+) -> Response[str]:
+    """A key's usage refusal that the authorizer passed on as context (gatekey's own
+    API sets `gatekeyRefusalsToBackend`): 429 `rate_limited`/`usage_exceeded` with
+    Retry-After, or 403 `ip_not_allowed`, before any route runs."""
+    context = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    code = context.get("refusal_code")
+    if code:
+        refusal = USAGE_REFUSALS.get(str(code))
+        if refusal is None:
+            raise NotAuthenticated()
+        retry_after = str(context.get("refusal_retry_after") or "")
+        raise refusal(int(retry_after) if retry_after.isdigit() else None)
+    return next_middleware(app)
 
 
 def _record_session_used_elsewhere(error: SessionUsedElsewhere, meta: RequestMeta) -> None:

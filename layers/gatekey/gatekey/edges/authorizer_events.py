@@ -26,13 +26,14 @@ access, sometimes less (docs/authorizer.md, "Overlapping routes").
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from gatekey import scopes
-from gatekey.errors import ConfigurationError, GatekeyError, PermissionDenied
+from gatekey.errors import ConfigurationError, GatekeyError, PermissionDenied, UsageRefused
 from gatekey.principal import Principal
 
 ANONYMOUS = "anonymous"
@@ -40,6 +41,12 @@ TOKEN = "TOKEN"
 REQUEST = "REQUEST"
 HTTP = "HTTP"
 ROUTE_SCOPES_VARIABLE = "gatekeyRouteScopes"
+# Set (to "true") on gatekey's own REST stage: a usage refusal is passed to the handler
+# as context (which answers 429/403 itself) rather than denied, because a gateway
+# response's status code is fixed per response type and gatekey's ACCESS_DENIED is 401.
+# An API whose every integration does not check `refusal_code` must never set it.
+REFUSALS_TO_BACKEND_VARIABLE = "gatekeyRefusalsToBackend"
+REFUSED = "refused"
 # API Gateway's limit on a stage variable's value, REST and HTTP APIs alike (the
 # "Length, in characters, of the value in a stage variable" quota).
 MAX_ROUTE_SCOPES_LENGTH = 512
@@ -191,6 +198,8 @@ class AuthorizerRequest:
     resource_arn: str
     route_scopes: tuple[RouteScope, ...] | None = None
     route_key: str | None = None
+    source_ip: str | None = None  # as API Gateway saw it; TOKEN events carry none
+    refusals_to_backend: bool = False
 
 
 def parse_route_scopes(text: str) -> tuple[RouteScope, ...]:
@@ -220,6 +229,15 @@ def _route_scopes(event: dict[str, Any]) -> tuple[RouteScope, ...] | None:
     return None if text is None else parse_route_scopes(str(text))
 
 
+def _refusals_to_backend(event: dict[str, Any]) -> bool:
+    return (event.get("stageVariables") or {}).get(REFUSALS_TO_BACKEND_VARIABLE) == "true"
+
+
+def _source_ip(context: dict[str, Any] | None, part: str) -> str | None:
+    value = ((context or {}).get(part) or {}).get("sourceIp")
+    return str(value) if value else None
+
+
 def _header(headers: dict[str, Any] | None, name: str) -> str | None:
     for key, value in (headers or {}).items():
         if key.lower() == name:
@@ -242,6 +260,7 @@ def read_event(event: dict[str, Any]) -> AuthorizerRequest:
             event.get("routeArn", ""),
             _route_scopes(event),
             event.get("routeKey"),
+            _source_ip(event.get("requestContext"), "http"),
         )
     if event.get("type") == "TOKEN":
         return AuthorizerRequest(TOKEN, event.get("authorizationToken"), None, event["methodArn"])
@@ -252,6 +271,8 @@ def read_event(event: dict[str, Any]) -> AuthorizerRequest:
         _header(headers, "user-agent"),
         event["methodArn"],
         _route_scopes(event),
+        source_ip=_source_ip(event.get("requestContext"), "identity"),
+        refusals_to_backend=_refusals_to_backend(event),
     )
 
 
@@ -303,7 +324,11 @@ def allow(request: AuthorizerRequest, principal: Principal, *, simple: bool) -> 
     """An allow for the whole stage, or, with route scopes, for exactly the routes the
     credential's scopes open (`route_resources`); a credential that opens none gets a
     Deny (403)."""
-    context = principal.to_context()
+    context: dict[str, Any] = principal.to_context()
+    if request.route_scopes is not None and not (request.kind == HTTP and simple):
+        # This allow's own Deny statements (and a cached copy of it) answer through
+        # ACCESS_DENIED with this context: its body names the refusal.
+        context.update(_denial_context(PermissionDenied()))
     if request.route_scopes is None:
         if request.kind == HTTP and simple:
             return {"isAuthorized": True, "context": context}
@@ -335,9 +360,30 @@ def allow(request: AuthorizerRequest, principal: Principal, *, simple: bool) -> 
     )
 
 
+def _denial_context(error: GatekeyError) -> dict[str, str]:
+    return {
+        "error_code": error.code,
+        "error_detail": error.detail,
+        "error_extra": json.dumps(error.extra, separators=(",", ":")),
+    }
+
+
 def deny(request: AuthorizerRequest, error: GatekeyError, *, simple: bool) -> dict[str, Any]:
-    """A denial whose context lets the gateway response name the reason."""
-    context = {"error_code": error.code, "error_detail": error.detail}
+    """A denial whose context lets the gateway response name the reason: `error_extra`
+    is JSON text, inserted as it is into the body (`null` when there is none)."""
+    context = _denial_context(error)
     if request.kind == HTTP and simple:
         return {"isAuthorized": False, "context": context}
     return _policy(ANONYMOUS, "Deny", [stage_wildcard(request.resource_arn)], context)
+
+
+def refusal_for_backend(request: AuthorizerRequest, error: UsageRefused) -> dict[str, Any]:
+    """For an API that answers usage refusals itself (REFUSALS_TO_BACKEND_VARIABLE): an
+    allow that carries only the refusal, never a principal (edges/api.py answers it)."""
+    retry_after = "" if error.retry_after is None else error.retry_after
+    context = {
+        "refusal_code": error.code,
+        "refusal_detail": error.detail,
+        "refusal_retry_after": retry_after,
+    }
+    return _policy(REFUSED, "Allow", [stage_wildcard(request.resource_arn)], context)

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from gatekey import scopes as scope_rules
+from gatekey import usage
 from gatekey.accounts.users import email_problem
+from gatekey.errors import ValidationFailed
 from gatekey.records import KeyType
 
 MAX_PASSWORD_LENGTH = 1024
@@ -81,7 +83,69 @@ def path_parameter_ok(name: str, value: object) -> bool:
     return isinstance(value, str) and bool(_PATH_PARAMETER_RULES[kind].fullmatch(value))
 
 
-class CreateKeyRequest(StrictModel):
+# -- usage rules (contract section 9) ----------------------------------------------------
+
+
+class RateLimit(StrictModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(ge=1, le=usage.MAX_LIMIT)
+    window_seconds: int = Field(ge=1, le=usage.MAX_WINDOW_SECONDS)
+
+
+class Refill(StrictModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interval: Literal["daily", "monthly"]
+    amount: int = Field(ge=1, le=usage.MAX_CREDITS)
+
+
+class Credits(StrictModel):
+    model_config = ConfigDict(extra="forbid")
+
+    remaining: int = Field(ge=0, le=usage.MAX_CREDITS)
+    refill: Refill | None = None
+
+
+MetaValue = str | int | float | bool
+NETWORK_TEXT_LENGTH = 64  # an IPv6 CIDR is at most 43 characters
+
+
+class UsageRules(StrictModel):
+    """`ratelimit`, `credits`, `meta` and `allowed_ips`: null (or absent) = no rule."""
+
+    ratelimit: RateLimit | None = None
+    credits: Credits | None = None
+    meta: dict[str, MetaValue] | None = Field(default=None, max_length=128)
+    allowed_ips: list[str] | None = Field(default=None, max_length=usage.MAX_NETWORKS)
+
+    @field_validator("meta")
+    @classmethod
+    def _flat_and_small(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
+        if value is not None:
+            problem = usage.meta_problem(value)
+            if problem:
+                raise PydanticCustomError("meta", problem)
+        return value
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _networks(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if any(len(text) > NETWORK_TEXT_LENGTH for text in value):
+            raise PydanticCustomError("network", "A network is at most 64 characters.")
+        try:
+            return usage.normalize_networks(value)
+        except ValueError as error:
+            raise PydanticCustomError("network", str(error)) from None
+
+    def rules(self) -> dict[str, Any]:
+        """The rules the body sets (a field sent as null included), as a key view shows them."""
+        return self.model_dump(include=set(usage.RULE_FIELDS), exclude_unset=True)
+
+
+class CreateKeyRequest(UsageRules):
     model_config = ConfigDict(extra="forbid")
 
     handle: str = Field(pattern=HANDLE_PATTERN)
@@ -105,7 +169,7 @@ class CreateKeyRequest(StrictModel):
         return value
 
 
-class UpdateKeyRequest(StrictModel):
+class UpdateKeyRequest(UsageRules):
     model_config = ConfigDict(extra="forbid")
 
     alias: str | None = Field(default=None, max_length=128)
@@ -124,13 +188,25 @@ class UpdateKeyRequest(StrictModel):
         raise ValueError("expires_at is set at creation only")
 
 
+DEFAULT_USAGE_DAYS = 30
+
+
+def usage_days(text: str | None) -> int:
+    """`?days=` of the usage route: 1 to 90, default 30; anything else is a 400."""
+    if text is None:
+        return DEFAULT_USAGE_DAYS
+    if not text.isdigit() or not 1 <= int(text) <= usage.USAGE_DAYS_KEPT:
+        raise ValidationFailed.field("days", "days must be a whole number from 1 to 90.")
+    return int(text)
+
+
 class RotateKeyRequest(StrictModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int = Field(default=0, ge=0, le=MAX_GRACE_SECONDS)
 
 
-class CreateBotRequest(StrictModel):
+class CreateBotRequest(UsageRules):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)

@@ -3,8 +3,9 @@
 - `item_keys`: the item layout, and the one place that spells each key;
 - `serialization`: attribute values to Python and back (stdlib, for the authorizer);
 - `base`: the client, its calls with errors translated, transactions and batch reads;
-- one module per aggregate: `users`, `sessions`, `api_keys`, `revocations`,
-  `login_throttle`, `password_reset`, `mfa`, `audit`;
+- one module per aggregate: `users`, `sessions`, `api_keys` (and `key_usage`, a key's
+  metered authorization and usage counters), `revocations`, `login_throttle`,
+  `password_reset`, `mfa`, `audit`;
 - `store`: `Store`, all of them together plus the operations that span aggregates;
 - `clients`: the cached `get_store()` (boto3) and `get_lean_store()` (gatekey.aws).
 

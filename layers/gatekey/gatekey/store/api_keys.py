@@ -86,14 +86,6 @@ class ApiKeys(StoreBase):
             raise failed
         return ApiKey.from_item(from_item(response["Attributes"]))
 
-    def touch_key(self, key_id: str, *, at: int) -> None:
-        """Records last use; a key deleted meanwhile stays deleted."""
-        self._conditional_update(
-            self._update_params(
-                item_keys.api_key(key_id), "SET last_used_at = :at", None, {":at": at}
-            )
-        )
-
     def delete_key(self, key: ApiKey, *, audit: Item | None = None) -> None:
         """Deletes a key and its handle claim; a key already gone is NotFound (and no
         event is recorded for it)."""

@@ -26,13 +26,13 @@ from gatekey.store import item_keys
 from gatekey.store.api_keys import ApiKeys
 from gatekey.store.audit import AuditLog
 from gatekey.store.base import TRANSACTION_ATTEMPTS, TRANSACTION_LIMIT, Action
+from gatekey.store.key_usage import KeyUsage
 from gatekey.store.login_throttle import LoginThrottle
 from gatekey.store.mfa import Mfa
 from gatekey.store.password_reset import PasswordResets
 from gatekey.store.revocations import Revocations
 from gatekey.store.serialization import Item, values
 from gatekey.store.sessions import Sessions
-from gatekey.store.signing_keys import SigningKeys
 from gatekey.store.users import CREDENTIALS_VERSION, Users, credentials_version_condition
 
 
@@ -40,12 +40,12 @@ class Store(
     Users,
     Sessions,
     ApiKeys,
+    KeyUsage,
     Revocations,
     LoginThrottle,
     PasswordResets,
     Mfa,
     AuditLog,
-    SigningKeys,
 ):
     """Named operations on the gatekey table."""
 

@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 import uuid
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 from gatekey import clock, scopes
@@ -23,7 +23,7 @@ from gatekey.principal import API_KEY, CLIENT_JWT, SESSION, Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, Session, TokenType
 from gatekey.settings import Settings, get_settings
 from gatekey.store import Store, get_lean_store, get_store
-from gatekey.tokens import key_tokens, session_tokens
+from gatekey.tokens import key_tokens, metering, session_tokens
 from gatekey.tokens.keyring import Keyring, get_keyring
 
 MAX_TOKEN_LENGTH = 4096
@@ -31,8 +31,6 @@ MAX_JWT_HEADER_LENGTH = 512
 MISSING_KID_DETAIL = "jwt token is missing 'kid' header parameter"
 # Unpadded base64url only: `=` or stray characters would give one token many spellings.
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-# gatekey's RS256 access tokens name their key by its RFC 7638 thumbprint (43 characters).
-_ACCESS_TOKEN_KID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def extract_token(authorization: str | None) -> str:
@@ -126,16 +124,22 @@ class Authorizer:
         user_agent: str | None,
         *,
         user_agent_known: bool = True,
+        source_ip: str | None = None,
     ) -> Principal:
-        """The principal behind an Authorization header, or NotAuthenticated/InvalidToken.
+        """The principal behind an Authorization header, or NotAuthenticated/InvalidToken,
+        or a key's usage refusal (`UsageRefused`: rate limit, credits, networks).
 
         `user_agent_known=False` (REST TOKEN events carry no headers) refuses bound
         session tokens without ending their session: nothing proves they were stolen.
+        `source_ip`: the caller's address as API Gateway saw it (None: unknown, which a
+        key limited to networks never passes).
         """
         token = extract_token(authorization)
         if not user_agent_known and self.settings.bind_user_agent:
-            return self._check(token, None, enforce=True, sessions_allowed=False)
-        return self._check(token, user_agent, enforce=True)
+            return self._check(
+                token, None, enforce=True, sessions_allowed=False, source_ip=source_ip
+            )
+        return self._check(token, user_agent, enforce=True, source_ip=source_ip)
 
     def identify(self, token: str) -> Principal:
         """Whose token this is, for revocation: no User-Agent binding, no last-used write."""
@@ -158,86 +162,16 @@ class Authorizer:
         *,
         enforce: bool,
         sessions_allowed: bool = True,
+        source_ip: str | None = None,
     ) -> Principal:
         if token.startswith(key_tokens.PREFIX):
-            return self._authorize_api_key(token, enforce=enforce)
+            return self._authorize_api_key(token, enforce=enforce, source_ip=source_ip)
         kid = jwt_kid(token)
         if kid in self.keyring.keys:
             if not sessions_allowed:
                 raise InvalidToken()
             return self._authorize_session(token, kid, user_agent, enforce=enforce)
-        if _ACCESS_TOKEN_KID.match(kid):
-            return self._authorize_access_token(
-                token, kid, user_agent, enforce=enforce, sessions_allowed=sessions_allowed
-            )
-        return self._authorize_client_jwt(token, kid, enforce=enforce)
-
-    def _authorize_access_token(
-        self,
-        token: str,
-        kid: str,
-        user_agent: str | None,
-        *,
-        enforce: bool,
-        sessions_allowed: bool,
-        source_ip: str | None = None,  # not used yet: keys have no network rules
-    ) -> Principal:
-        """An RS256 access token gatekey signed (login, refresh, the OAuth token endpoint):
-        its signature and claims, then one read of the session or the client's key."""
-        from gatekey.tokens import access_tokens, signing_keys  # deferred: not API keys' cost
-
-        claims = access_tokens.verify(signing_keys.published_keys(self.store), token, kid)
-        revocation_id = f"access:{claims.token_id}"
-        if claims.client_id is None:
-            if not sessions_allowed:
-                raise InvalidToken()
-            as_session = session_tokens.SessionClaims(
-                user_id=claims.user_id,
-                session_id=str(claims.session_id),
-                token_use=session_tokens.ACCESS,
-                token_id=claims.token_id,
-                issued_at=claims.issued_at,
-                expires_at=claims.expires_at,
-            )
-            stored = self.store.get_session(as_session.session_id)
-            session = self._checked_session(stored, as_session, user_agent, enforce=enforce)
-            self._refuse_if_revoked(session.revoked_until, revocation_id)
-            if session.account_id != claims.account_id:
-                raise InvalidToken()
-            return Principal(
-                user_id=session.user_id,
-                account_id=session.account_id,
-                email=session.email,
-                role=session.role,
-                is_bot=session.is_bot,
-                token_type=SESSION,
-                token_expires_at=claims.expires_at,
-                session_id=session.session_id,
-                token_id=revocation_id,
-                scopes=scopes.SESSION_SCOPES,
-            )
-        # A client's token lives only while the key, and the secret version that got it,
-        # do: deleting the key or rotating it without grace ends the token at once.
-        version_text, _, secret_kid = str(claims.key_version).partition(":")
-        if not version_text.isdigit():
-            raise InvalidToken()
-        version = (int(version_text), secret_kid)
-        key = self._live_key(self.store.get_key(claims.client_id), JWT)
-        if key.user_id != claims.user_id or key.account_id != claims.account_id:
-            raise InvalidToken()
-        if version not in key.valid_versions(clock.now()):
-            raise InvalidToken()
-        self._refuse_if_revoked(key.revoked_until, revocation_id)
-        if enforce:
-            self._touch_key(key)
-        expires_at = claims.expires_at
-        if key.expires_at is not None:
-            expires_at = min(expires_at, key.expires_at)
-        principal = self._key_principal(key, CLIENT_JWT, expires_at, revocation_id)
-        # The token's scopes, as far as the key still holds them (scopes can be narrowed).
-        held = key.scopes or scopes.DEFAULT_SCOPES
-        granted = tuple(scope for scope in claims.scopes if scopes.covers(held, scope))
-        return replace(principal, scopes=granted)
+        return self._authorize_client_jwt(token, kid, enforce=enforce, source_ip=source_ip)
 
     def _authorize_session(
         self, token: str, kid: str, user_agent: str | None, *, enforce: bool
@@ -298,33 +232,94 @@ class Authorizer:
         if not self.store.touch_session(session.session_id, at=now, ttl=ttl):
             raise InvalidToken()
 
-    def _authorize_api_key(self, token: str, *, enforce: bool) -> Principal:
+    def _authorize_api_key(
+        self, token: str, *, enforce: bool, source_ip: str | None = None
+    ) -> Principal:
         claims = key_tokens.parse_token(self.keyring, token)
-        key = self._live_key(self.store.get_key(claims.key_id), TOKEN)
-        if (claims.version, claims.secret_kid) not in key.valid_versions(clock.now()):
-            raise InvalidToken()
-        if enforce:
-            self._touch_key(key)
+        version = (claims.version, claims.secret_kid)
+        image = metering.remembered(claims.key_id) if enforce else None
+        if image is not None and _authorizes(image, TOKEN, version):
+            key = self._use_key(image, version, source_ip, fresh=False)
+        else:
+            key = self._live_key(self.store.get_key(claims.key_id), TOKEN)
+            if version not in key.valid_versions(clock.now()):
+                raise InvalidToken()
+            if enforce:
+                key = self._use_key(key, version, source_ip, fresh=True)
         return self._key_principal(key, API_KEY, key.expires_at, key.key_id)
 
-    def _authorize_client_jwt(self, token: str, kid: str, *, enforce: bool) -> Principal:
+    def _authorize_client_jwt(
+        self, token: str, kid: str, *, enforce: bool, source_ip: str | None = None
+    ) -> Principal:
         """A JWT the client signed (HS256 only) with the secret of one of its `jwt` keys."""
         try:
             key_id = str(uuid.UUID(kid))
         except ValueError:
             raise InvalidToken() from None
-        key = self._live_key(self.store.get_key(key_id), JWT)
-        claims = self._verify_client_jwt(token, key)
-        revocation_id = client_jwt_revocation_id(key_id, token, claims)
-        self._refuse_if_revoked(key.revoked_until, revocation_id)
-        if enforce:
-            self._touch_key(key)
+        image = metering.remembered(key_id) if enforce else None
+        verified = self._verified_by_image(token, image)
+        if image is not None and verified is not None:
+            claims, version = verified
+            revocation_id = client_jwt_revocation_id(key_id, token, claims)
+            key = self._use_key(image, version, source_ip, fresh=False, revocation=revocation_id)
+        else:
+            key = self._live_key(self.store.get_key(key_id), JWT)
+            claims, version = self._verify_client_jwt(token, key)
+            revocation_id = client_jwt_revocation_id(key_id, token, claims)
+            self._refuse_if_revoked(key.revoked_until, revocation_id)
+            if enforce:
+                key = self._use_key(key, version, source_ip, fresh=True)
         expires_at = int(claims["exp"])
         if key.expires_at is not None:
             expires_at = min(expires_at, key.expires_at)
         return self._key_principal(key, CLIENT_JWT, expires_at, revocation_id)
 
-    def _verify_client_jwt(self, token: str, key: ApiKey) -> dict[str, Any]:
+    def _verified_by_image(
+        self, token: str, image: ApiKey | None
+    ) -> tuple[dict[str, Any], tuple[int, str]] | None:
+        """A client JWT checked against a remembered key: its claims and the version that
+        signed it, or None when the image cannot tell (read the key instead)."""
+        if image is None or not _authorizes(image, JWT, None):
+            return None
+        try:
+            return self._verify_client_jwt(token, image)
+        except InvalidToken:
+            return None
+
+    def _use_key(
+        self,
+        key: ApiKey,
+        version: tuple[int, str],
+        source_ip: str | None,
+        *,
+        fresh: bool,
+        revocation: str | None = None,
+    ) -> ApiKey:
+        """One use of a live key under its usage rules (tokens/metering.py): the key as
+        the use left it, or a `UsageRefused`."""
+        if key.metered:
+            key_type = key.type
+            revoked = None if revocation is None else self._revocation_check(revocation)
+            key = metering.spend(
+                self.store,
+                key,
+                version,
+                source_ip,
+                fresh=fresh,
+                live=lambda current, presented: _authorizes(current, key_type, presented),
+                revoked=revoked,
+            )
+            if key.metered:
+                return key
+        now = clock.now()
+        metering.check_network(self.store, key, source_ip, now)
+        metering.record_unmetered_use(self.store, key, now, self.settings.touch_interval_seconds)
+        return key
+
+    def _revocation_check(self, revocation_id: str) -> Callable[[ApiKey], bool]:
+        return lambda _key: self.store.is_revoked(revocation_id)
+
+    def _verify_client_jwt(self, token: str, key: ApiKey) -> tuple[dict[str, Any], tuple[int, str]]:
         import jwt  # deferred: PyJWT's import costs ~30 ms of cold start that API keys never need
 
         for version, secret_kid in key.valid_versions(clock.now()):
@@ -341,7 +336,7 @@ class Authorizer:
                 raise InvalidToken() from None
             if not isinstance(claims.get("exp"), int):
                 raise InvalidToken()
-            return claims
+            return claims, (version, secret_kid)
         raise InvalidToken()
 
     def _refuse_if_revoked(self, revoked_until: int | None, revocation_id: str) -> None:
@@ -356,11 +351,6 @@ class Authorizer:
         if key.disabled or key.is_expired(clock.now()):
             raise InvalidToken()
         return key
-
-    def _touch_key(self, key: ApiKey) -> None:
-        now = clock.now()
-        if now - (key.last_used_at or 0) >= self.settings.touch_interval_seconds:
-            self.store.touch_key(key.key_id, at=now)
 
     @staticmethod
     def _key_principal(
@@ -378,7 +368,17 @@ class Authorizer:
             token_id=token_id,
             scopes=key.scopes or scopes.DEFAULT_SCOPES,
             key_id=key.key_id,
+            meta=key.meta,
+            limits=metering.limits_text(key),
         )
+
+
+def _authorizes(key: ApiKey, key_type: KeyType, version: tuple[int, str] | None) -> bool:
+    """Whether a key as it is now is live for its type and (when given) the version."""
+    now = clock.now()
+    if key.type != key_type or key.disabled or key.is_expired(now):
+        return False
+    return version is None or version in key.valid_versions(now)
 
 
 def get_authorizer(*, lean: bool = False) -> Authorizer:
