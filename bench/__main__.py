@@ -9,7 +9,12 @@
   DynamoDB client) (<= 0.4), beside the same for the boto3 authorizer it replaced;
 - first authorization in a fresh process (import + keyring from a local Secrets Manager
   stand-in + first GetItem + answer) / the same floor, new and boto3 authorizer;
-- login: argon2id verify time, and unknown-email / wrong-password login time (~1.0).
+- login: argon2id verify time, and unknown-email / wrong-password login time (~1.0);
+- RS256 access tokens (issue 21): warm authorization of an RS256 session access token /
+  an HS256 one of the same session (<= 1.1), the cold import of the authorizer with
+  the modules a session access token needs / the floor above (<= 0.3), and login time
+  with and without signing its access token (ms; the local KMS stand-in signs with a key
+  file, on AWS a kms:Sign round trip takes its place).
 
 Cold figures are medians of COLD_ROUNDS fresh interpreters minus the median of an empty
 one; other work on the machine moves them, so compare ratios taken in one run.
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             table,
             load_template(ROOT / "template.yaml", table_name=table),
         )
+        publish_local_signing_keys(table)
         results = measure(database.endpoint)
     print_table(results)
     if quick:
@@ -168,6 +174,83 @@ def main(argv: list[str] | None = None) -> int:
 
     cost.main()
     return 0 if all(row["ok"] for row in results["figures"]) else 1
+
+
+def publish_local_signing_keys(table: str) -> None:
+    """The access-token signing key as the local run has it: a key file behind the local
+    KMS stand-in, published in the table (gatekey_local.signing_keys)."""
+    import tempfile
+
+    from gatekey_local.signing_keys import publish_signing_keys
+    from gatekey_local.template import load_template
+
+    os.environ["GATEKEY_LOCAL_KMS_DIR"] = tempfile.mkdtemp(prefix="gatekey-bench-kms-")
+    template = load_template(ROOT / "template.yaml", table_name=table)
+    publish_signing_keys(template, "http://127.0.0.1:3000", os.environ)
+
+
+def access_token_figures(
+    authorizer: Any, session_token: str, agent: str, email: str, password: str
+) -> list[dict[str, Any]]:
+    """RS256 against HS256 on the same session, and what signing adds to a login."""
+    from gatekey.accounts.sessions import SessionService, get_session_service
+    from gatekey.tokens import session_tokens
+    from gatekey.tokens.authorization import jwt_kid
+
+    kid = jwt_kid(session_token)
+    claims = authorizer._authorize_access_token(  # the session this RS256 token belongs to
+        session_token, kid, agent, enforce=False, sessions_allowed=True, source_ip=None
+    )
+    now = int(time.time())
+    hs256_token = session_tokens.issue(  # the access tokens gatekey issued before issue 21
+        authorizer.keyring,
+        user_id=claims.user_id,
+        session_id=str(claims.session_id),
+        token_use=session_tokens.ACCESS,
+        issued_at=now,
+        expires_at=now + 3600,
+    )
+    rs256_seconds, hs256_seconds = paired_medians(
+        lambda: authorizer.authorize(f"Bearer {session_token}", agent),
+        lambda: authorizer.authorize(f"Bearer {hs256_token}", agent),
+        ROUNDS,
+    )
+    ratio = rs256_seconds / hs256_seconds
+    figures = [
+        {
+            "figure": "warm authorization, RS256 / HS256 session access token",
+            "value": round(ratio, 3),
+            "detail": f"{rs256_seconds * 1e3:.2f} ms vs {hs256_seconds * 1e3:.2f} ms "
+            "(pure-Python PKCS #1 v1.5 check; same session, same GetItem)",
+            "target": "<= 1.1",
+            "ok": ratio <= 1.1,
+        }
+    ]
+
+    class NoSigning:
+        """Answers kms:Sign with a dummy signature: login without the signing cost."""
+
+        def sign(self, **_: Any) -> dict[str, Any]:
+            return {"Signature": bytes(256)}
+
+    service = get_session_service()
+    unsigned = SessionService(service.store, service.keyring, service.settings, NoSigning())
+    signed_seconds, unsigned_seconds = paired_medians(
+        lambda: service.login(email, password, None, agent),
+        lambda: unsigned.login(email, password, None, agent),
+        LOGIN_ROUNDS,
+    )
+    figures.append(
+        {
+            "figure": "login time with / without signing the access token (ms)",
+            "value": round((signed_seconds - unsigned_seconds) * 1e3, 2),
+            "detail": f"{signed_seconds * 1e3:.1f} ms vs {unsigned_seconds * 1e3:.1f} ms: "
+            "the difference is one RS256 signature (local key file; on AWS one kms:Sign)",
+            "target": "(reported)",
+            "ok": True,
+        }
+    )
+    return figures
 
 
 def measure(endpoint: str) -> dict[str, Any]:
@@ -312,7 +395,8 @@ def measure(endpoint: str) -> dict[str, Any]:
             }
         )
 
-    figures.extend(cold_figures(f"Bearer {api_key['token']}", agent))
+    figures.extend(access_token_figures(authorizer, session_token, agent, email, password))
+    figures.extend(cold_figures(f"Bearer {api_key['token']}", agent, f"Bearer {session_token}"))
 
     encoded = passwords.hash_password(password)
     verify = median_seconds(lambda: passwords.verify_password(encoded, password), LOGIN_ROUNDS)
@@ -371,6 +455,9 @@ event = {{"type": "REQUEST", "methodArn": "arn:aws:execute-api:us-east-1:1:a/v1/
 assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
 """
 NEW_FIRST = "import app\nanswer = app.lambda_handler(event, None)"
+SESSION_TOKEN_TARGET = 0.3
+# The authorizer with what an RS256 session access token makes it import on first use.
+SESSION_IMPORT = NEW_IMPORT + "; import gatekey.tokens.access_tokens, gatekey.tokens.signing_keys"
 OLD_FIRST = (
     "import gatekey.edges.authorizer_events as events\n"
     "from gatekey.tokens.authorization import get_authorizer\n"
@@ -382,7 +469,7 @@ OLD_FIRST = (
 )
 
 
-def cold_figures(header: str, agent: str) -> list[dict[str, Any]]:
+def cold_figures(header: str, agent: str, session_header: str) -> list[dict[str, Any]]:
     """Fresh-process figures against one floor: `import boto3` + a DynamoDB client.
 
     Imports run with AWS's endpoints (no DYNAMODB_ENDPOINT), as deployed. First
@@ -405,17 +492,39 @@ def cold_figures(header: str, agent: str) -> list[dict[str, Any]]:
             name: (FIRST_AUTHORIZATION.format(header=header, agent=agent, body=body), first_env)
             for name, body in (("first_new", NEW_FIRST), ("first_old", OLD_FIRST))
         }
+        first["first_session"] = (
+            FIRST_AUTHORIZATION.format(header=session_header, agent=agent, body=NEW_FIRST),
+            first_env,
+        )
         seconds = fresh_process_seconds(
             {
                 "floor": ("import boto3; boto3.client('dynamodb')", aws_env),
                 "new": (NEW_IMPORT, aws_env),
+                "session": (SESSION_IMPORT, aws_env),
                 "old": (OLD_IMPORT, aws_env),
                 **first,
             }
         )
         stand_in.shutdown()
     floor, new, old = seconds["floor"], seconds["new"], seconds["old"]
+    session = seconds["session"]
     return [
+        {
+            "figure": "cold import of authorizer with a session access token / same floor",
+            "value": round(session / floor, 3),
+            "detail": f"{session * 1e3:.0f} ms vs {floor * 1e3:.0f} ms: the RS256 check is "
+            "pure Python (no cryptography import)",
+            "target": f"<= {SESSION_TOKEN_TARGET}",
+            "ok": session / floor <= SESSION_TOKEN_TARGET,
+        },
+        {
+            "figure": "first authorization of an RS256 session token, fresh process / floor",
+            "value": round(seconds["first_session"] / floor, 3),
+            "detail": f"{seconds['first_session'] * 1e3:.0f} ms: import, keyring, published "
+            "keys (GetItem), session (GetItem), answer",
+            "target": "(reported)",
+            "ok": True,
+        },
         {
             "figure": "cold import of authorizer, client ready / (import boto3 + DynamoDB client)",
             "value": round(new / floor, 3),

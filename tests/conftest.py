@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from gatekey_local.dynamodb_local import DynamoDBLocal, create_table
 from gatekey_local.lambda_runner import FunctionRunner
 from gatekey_local.local_aws import LOCAL_AWS_ENVIRONMENT
 from gatekey_local.server import BackgroundApi, function_environment, serve_in_thread
+from gatekey_local.signing_keys import publish_signing_keys
 from gatekey_local.template import load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +26,19 @@ TEMPLATE = REPO_ROOT / "template.yaml"
 # With the authorizer cache off, a revoked credential fails on the very next request
 # (contract section 5); tests of the cache itself serve their own API.
 TEST_PARAMETERS = {"AuthorizerCacheSeconds": "0"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# The session's local API listens here, and its URL is the issuer of every access token
+# (GATEKEY_ISSUER), also of those signed in this process before it starts, and of the
+# extra local APIs some tests start on the same table.
+LOCAL_API_PORT = _free_port()
+LOCAL_ISSUER = f"http://127.0.0.1:{LOCAL_API_PORT}"
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +70,8 @@ def gatekey_env(
             "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
             **LOCAL_AWS_ENVIRONMENT,
             "GATEKEY_OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+            "GATEKEY_LOCAL_KMS_DIR": str(tmp_path_factory.mktemp("kms")),
+            "GATEKEY_ISSUER": LOCAL_ISSUER,
         },
     )
     with pytest.MonkeyPatch.context() as patch:
@@ -65,6 +82,10 @@ def gatekey_env(
         client = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint)
         try:
             create_table(client, table, load_template(TEMPLATE, table_name=table))
+            # in-process code signs too: publish as the local API will (with its own URL)
+            publish_signing_keys(
+                load_template(TEMPLATE, table_name=table), LOCAL_ISSUER, environment
+            )
             yield environment
             client.delete_table(TableName=table)
         finally:
@@ -77,6 +98,7 @@ def local_server(gatekey_env: dict[str, str]) -> Iterator[BackgroundApi]:
     authorizer cache off."""
     with serve_in_thread(
         TEMPLATE,
+        port=LOCAL_API_PORT,
         env=gatekey_env,
         table_name=gatekey_env["GATEKEY_TABLE"],
         parameter_overrides=TEST_PARAMETERS,

@@ -44,6 +44,21 @@
     return el;
   }
 
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  /** An SVG element: geometry goes in attributes, colours come from console.css classes. */
+  function svg(tag, attrs, ...children) {
+    const el = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") el.textContent = value;
+      else if (name === "className") el.setAttribute("class", value);
+      else el.setAttribute(name, String(value));
+    }
+    for (const child of children.flat()) if (child) el.append(child);
+    return el;
+  }
+
   const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
   const secondsFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -228,6 +243,10 @@
     disabled: "Status",
     account_id: "Account ID",
     scopes: "Scopes",
+    ratelimit: "Rate limit",
+    credits: "Credits",
+    meta: "Metadata",
+    allowed_ips: "Allowed networks",
   };
   const FIELD_MESSAGES = {
     handle: "use 1 to 64 letters, digits, dots, dashes or underscores.",
@@ -245,6 +264,8 @@
     password: ["password", "new_password"],
     totp: ["totp", "code"],
     scopes: ["scopes_other"],
+    ratelimit: ["ratelimit_limit"],
+    credits: ["credits_remaining"],
   };
 
   function controlFor(form, attr) {
@@ -253,6 +274,12 @@
       if (control && control.setAttribute) return control;
     }
     return null;
+  }
+
+  /** "Rate limit" for `ratelimit` and for a part of it such as `ratelimit.limit`. */
+  function fieldName(attr) {
+    if (!attr) return null;
+    return FIELD_NAMES[attr] || FIELD_NAMES[String(attr).split(".")[0]] || String(attr);
   }
 
   function waitText(seconds) {
@@ -274,7 +301,7 @@
     if (error.status === 403 && aboutFields) {
       /* a refusal about a field (scopes or an expiry beyond the caller's): the API's words */
       return error.entries.map((entry) => {
-        const field = FIELD_NAMES[entry.attr] || entry.attr;
+        const field = fieldName(entry.attr);
         const detail = entry.detail || CODE_MESSAGES[entry.code] || "this is not allowed.";
         return field ? `${field}: ${detail}` : detail;
       });
@@ -288,7 +315,7 @@
           if (Array.isArray(ids) && ids.length) lines.push(`Your accounts: ${ids.join(", ")}`);
           continue;
         }
-        const field = FIELD_NAMES[entry.attr] || entry.attr || "Request";
+        const field = fieldName(entry.attr) || "Request";
         /* pydantic's "Value error, " prefix says nothing to a reader */
         const detail = entry.detail ? String(entry.detail).replace(/^Value error, /, "") : null;
         lines.push(`${field}: ${FIELD_MESSAGES[entry.attr] || detail || "this value is not accepted."}`);
@@ -649,6 +676,7 @@
     for (const screen of [...Object.keys(SCREENS), ...Object.keys(PUBLIC_SCREENS)]) $(`screen-${screen}`).hidden = true;
     hideSecret("keys");
     hideSecret("bots");
+    hideUsage();
     clearSecurity();
   }
 
@@ -1039,9 +1067,21 @@
             null,
             actionButton("Change", `Change scopes of key ${key.handle}`, (event) => openScopes(key, event.currentTarget), "scopes-change")
           ),
+          limitsCell(
+            key,
+            actionButton("Change", `Change limits of key ${key.handle}`, (event) => openLimits(key, event.currentTarget), "limits-change")
+          ),
           cell("Created", when(key.created_at, "—")),
           cell("Expires", expiryCell(key.expires_at)),
-          cell("Last used", when(key.last_used_at, "Never")),
+          cell(
+            "Last used",
+            h(
+              "div",
+              { className: "scopes-cell" },
+              when(key.last_used_at, "Never"),
+              actionButton("Usage", `Usage of key ${key.handle}`, (event) => openUsage(key, event.currentTarget), "usage-open")
+            )
+          ),
           actionsCell(
             actionButton("Show", `Show key ${key.handle}`, (event) => showKey(key, event.currentTarget)),
             actionButton("Rename", `Rename key ${key.handle}`, (event) => openRename(key, event.currentTarget)),
@@ -1109,8 +1149,19 @@
       $("key-create-error"),
       async () => {
         body.scopes = chosenScopes(form);
-        const key = await call("POST", "/user/keys", { body });
+        for (const [name, value] of Object.entries(chosenLimits(form, "key-limits"))) {
+          if (value !== null) body[name] = value;
+        }
+        let key;
+        try {
+          key = await call("POST", "/user/keys", { body });
+        } catch (error) {
+          const aboutLimits = errorAttrs(error).some((attr) => LIMIT_FIELDS.includes(String(attr).split(".")[0]));
+          if (aboutLimits) $("key-limits").open = true;
+          throw error;
+        }
         form.reset();
+        $("key-limits").open = false;
         syncExpiryDate();
         showSecret(
           "keys",
@@ -1223,11 +1274,373 @@
       async () => {
         await call("DELETE", keyPath(key.handle));
         if (($("keys-secret-title").textContent || "").includes(`“${key.handle}”`)) hideSecret("keys");
+        if (usage.handle === key.handle) hideUsage();
         announce(`Key ${key.handle} deleted`);
         await loadKeys();
       }
     );
   }
+
+  /* ---------- key limits: rate limit, credits, metadata, networks (CONTRACT section 9) ---------- */
+
+  const LIMIT_FIELDS = ["ratelimit", "credits", "meta", "allowed_ips"];
+  const META_MAX_BYTES = 1024;
+  const MAX_NETWORKS = 20;
+  const NETWORK_PATTERN = /^(?:[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)(?:\/\d{1,3})?$/;
+  const numberFormat = new Intl.NumberFormat();
+
+  /** A whole number typed in a form, or null when the field is empty. */
+  function wholeNumber(form, name, label, field) {
+    const control = form.elements.namedItem(name);
+    const text = control.value.trim();
+    if (!text) return null;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < Number(control.min) || value > Number(control.max)) {
+      const range = `${numberFormat.format(Number(control.min))} to ${numberFormat.format(Number(control.max))}`;
+      throw new FormProblem(`${FIELD_NAMES[field]}: ${label} must be a whole number from ${range}.`, field);
+    }
+    return value;
+  }
+
+  /** The metadata textarea as an object: a flat JSON object, or null when empty. */
+  function chosenMeta(form) {
+    const text = form.elements.namedItem("meta").value.trim();
+    if (!text) return null;
+    const example = 'write an object such as {"plan": "pro", "tenant": 42}.';
+    let value;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new FormProblem(`Metadata: this is not valid JSON; ${example}`, "meta");
+    }
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new FormProblem(`Metadata: this is JSON but not an object; ${example}`, "meta");
+    }
+    const nested = Object.keys(value).filter((name) => value[name] === null || typeof value[name] === "object");
+    if (nested.length) {
+      const list = nested.map((name) => `“${name}”`).join(", ");
+      throw new FormProblem(
+        `Metadata: ${list} ${nested.length === 1 ? "holds" : "hold"} a list, an object or null; the object must be flat: each value text, a number, true or false.`,
+        "meta"
+      );
+    }
+    if (!Object.keys(value).length) return null;
+    const bytes = new TextEncoder().encode(JSON.stringify(value)).length;
+    if (bytes > META_MAX_BYTES) {
+      throw new FormProblem(`Metadata: it takes ${bytes} bytes as JSON; at most ${META_MAX_BYTES} are allowed.`, "meta");
+    }
+    return value;
+  }
+
+  function chosenNetworks(form) {
+    const lines = form.elements.namedItem("allowed_ips").value.split(/[\s,]+/).filter(Boolean);
+    if (!lines.length) return null;
+    const wrong = lines.filter((line) => !NETWORK_PATTERN.test(line));
+    if (wrong.length) {
+      const list = wrong.map((line) => `“${line}”`).join(", ");
+      throw new FormProblem(
+        `Allowed networks: ${list} ${wrong.length === 1 ? "is" : "are"} not an IPv4 or IPv6 network; write one per line, such as 203.0.113.0/24.`,
+        "allowed_ips"
+      );
+    }
+    if (lines.length > MAX_NETWORKS) {
+      throw new FormProblem(`Allowed networks: at most ${MAX_NETWORKS}; there are ${lines.length}.`, "allowed_ips");
+    }
+    return [...new Set(lines)];
+  }
+
+  /** The four limit fields of a form as the API takes them; null is "none". */
+  function chosenLimits(form, detailsId) {
+    try {
+      const limit = wholeNumber(form, "ratelimit_limit", "the number of requests", "ratelimit");
+      const window = wholeNumber(form, "ratelimit_window", "the window", "ratelimit");
+      if ((limit === null) !== (window === null)) {
+        throw new FormProblem("Rate limit: give both the number of requests and the window in seconds, or neither.", "ratelimit");
+      }
+      const interval = form.elements.namedItem("credits_refill").value;
+      const amount = wholeNumber(form, "credits_amount", "the refill", "credits");
+      let remaining = wholeNumber(form, "credits_remaining", "what remains", "credits");
+      if (interval && amount === null) throw new FormProblem("Credits: say how many credits a refill gives.", "credits");
+      if (!interval && amount !== null) throw new FormProblem("Credits: choose when the refill happens, daily or monthly.", "credits");
+      if (remaining === null && interval) remaining = amount;
+      return {
+        ratelimit: limit === null ? null : { limit, window_seconds: window },
+        credits: remaining === null ? null : { remaining, refill: interval ? { interval, amount } : null },
+        meta: chosenMeta(form),
+        allowed_ips: chosenNetworks(form),
+      };
+    } catch (error) {
+      /* a problem inside the collapsed group opens it, so its field can take focus */
+      if (detailsId) $(detailsId).open = true;
+      throw error;
+    }
+  }
+
+  function fillLimits(form, key) {
+    const value = (name, text) => (form.elements.namedItem(name).value = text === null || text === undefined ? "" : String(text));
+    const ratelimit = key.ratelimit || {};
+    const credits = key.credits || {};
+    const refill = credits.refill || {};
+    value("ratelimit_limit", ratelimit.limit);
+    value("ratelimit_window", ratelimit.window_seconds);
+    value("credits_remaining", credits.remaining);
+    value("credits_refill", refill.interval || "");
+    value("credits_amount", refill.amount);
+    value("meta", key.meta && Object.keys(key.meta).length ? metaText(key.meta) : "");
+    value("allowed_ips", (key.allowed_ips || []).join("\n"));
+  }
+
+  /** JSON with object keys sorted: two values are the same limit when these are equal. */
+  function canonical(value) {
+    if (value === undefined || value === null) return "null";
+    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+    if (typeof value === "object") {
+      return `{${Object.keys(value)
+        .sort()
+        .map((name) => `${JSON.stringify(name)}:${canonical(value[name])}`)
+        .join(",")}}`;
+    }
+    return JSON.stringify(value);
+  }
+
+  /** "per minute", "per 2 hours", "per 90 seconds" */
+  function windowText(seconds) {
+    for (const [size, unit] of [
+      [86400, "day"],
+      [3600, "hour"],
+      [60, "minute"],
+      [1, "second"],
+    ]) {
+      if (seconds % size === 0) {
+        const count = seconds / size;
+        return count === 1 ? `per ${unit}` : `per ${numberFormat.format(count)} ${unit}s`;
+      }
+    }
+    return `per ${seconds} seconds`;
+  }
+
+  function ratelimitText(ratelimit) {
+    return `${numberFormat.format(ratelimit.limit)} ${windowText(ratelimit.window_seconds)}`;
+  }
+
+  function creditsText(credits) {
+    const left = `${numberFormat.format(credits.remaining)} left`;
+    if (!credits.refill) return `${left}, no refill`;
+    return `${left}, refilled to ${numberFormat.format(credits.refill.amount)} ${credits.refill.interval}`;
+  }
+
+  /** `{"plan": "pro", "tenant": 42}`: spaced, so that a narrow cell wraps it between entries. */
+  function metaText(meta) {
+    return `{${Object.entries(meta)
+      .map(([name, value]) => `${JSON.stringify(name)}: ${JSON.stringify(value)}`)
+      .join(", ")}}`;
+  }
+
+  /** The limits of a key for its row, with the button that changes them. */
+  function limitsCell(key, button) {
+    const entries = [];
+    if (key.ratelimit) entries.push(["Rate limit", ratelimitText(key.ratelimit), "ratelimit"]);
+    if (key.credits) entries.push(["Credits", creditsText(key.credits), "credits"]);
+    if (key.allowed_ips && key.allowed_ips.length) entries.push(["Networks", key.allowed_ips.join(", "), "allowed_ips mono"]);
+    if (key.meta && Object.keys(key.meta).length) entries.push(["Metadata", metaText(key.meta), "meta mono"]);
+    const content = entries.length
+      ? h(
+          "dl",
+          { className: "limits" },
+          entries.map(([term, text, className]) => h("div", null, h("dt", { text: term }), h("dd", { className, text })))
+        )
+      : h("span", { className: "dim", text: "None" });
+    return cell("Limits", h("div", { className: "limits-cell" }, content, button));
+  }
+
+  let limiting = null;
+  function openLimits(key, opener) {
+    limiting = key;
+    $("limits-title").textContent = `Limits of key “${key.handle}”`;
+    fillLimits($("limits-form"), key);
+    openDialog($("limits-dialog"), opener);
+  }
+
+  $("limits-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    attempt(
+      $("limits-error"),
+      async () => {
+        const chosen = chosenLimits(form);
+        /* only what changed: an untouched credits field must not reset what is left */
+        const body = {};
+        for (const name of LIMIT_FIELDS) {
+          if (canonical(chosen[name]) !== canonical(limiting[name])) body[name] = chosen[name];
+        }
+        const handle = limiting.handle;
+        if (Object.keys(body).length) await call("PATCH", keyPath(handle), { body });
+        $("limits-dialog").close();
+        announce(Object.keys(body).length ? `Limits of key ${handle} changed` : `Limits of key ${handle} unchanged`);
+        await loadKeys();
+        if (usage.handle === handle) await loadUsage();
+      },
+      form,
+      form
+    );
+  });
+
+  /* ---------- key usage: the last 30 days as a bar chart ---------- */
+
+  const USAGE_DAYS = 30;
+  const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" });
+  const shortDayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+  const usage = { handle: null };
+
+  function dayLabel(date, format) {
+    const parsed = new Date(`${date}T00:00:00Z`);
+    return Number.isNaN(parsed.getTime()) ? date : (format || dayFormat).format(parsed);
+  }
+
+  function countText(count, word) {
+    return `${numberFormat.format(count)} ${word}`;
+  }
+
+  /** The smallest of 1, 2, 5, 10, 20, 50, … at least `value`: the top of the scale. */
+  function scaleTop(value) {
+    if (value <= 5) return Math.max(value, 1);
+    const power = 10 ** Math.floor(Math.log10(value));
+    for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+    return 10 * power;
+  }
+
+  function openUsage(key, opener) {
+    usage.handle = key.handle;
+    usage.opener = opener;
+    $("keys-usage-title").textContent = `Usage of key “${key.handle}”, last ${USAGE_DAYS} days`;
+    $("keys-usage-summary").textContent = "";
+    $("keys-usage-figure").hidden = true;
+    $("keys-usage-empty").textContent = "Loading…";
+    $("keys-usage-empty").hidden = false;
+    $("keys-usage").hidden = false;
+    $("keys-usage").focus();
+    return loadUsage();
+  }
+
+  function hideUsage() {
+    usage.handle = null;
+    $("keys-usage").hidden = true;
+    $("keys-usage-chart").replaceChildren();
+    clearError($("keys-usage-error"));
+  }
+
+  function loadUsage() {
+    const handle = usage.handle;
+    if (!handle) return undefined;
+    return attempt(
+      $("keys-usage-error"),
+      async () => {
+        const data = await call("GET", `${keyPath(handle)}/usage?days=${USAGE_DAYS}`);
+        if (usage.handle === handle) renderUsage(data);
+      },
+      $("keys-usage-reload")
+    );
+  }
+
+  function renderUsage(data) {
+    const days = Array.isArray(data.days) ? data.days : [];
+    const allowed = days.reduce((sum, day) => sum + (day.allowed || 0), 0);
+    const refused = days.reduce((sum, day) => sum + (day.refused || 0), 0);
+    const lastUsed = data.last_used_at ? ` Last used ${when(data.last_used_at, "").textContent}.` : "";
+    const used = allowed + refused > 0;
+    $("keys-usage-summary").textContent = used
+      ? `${countText(allowed, "allowed")} and ${countText(refused, "refused")} in the last ${days.length} days (UTC).${lastUsed}`
+      : "";
+    $("keys-usage-empty").textContent = `No use yet: nothing was allowed or refused in the last ${days.length || USAGE_DAYS} days.${lastUsed}`;
+    $("keys-usage-empty").hidden = used;
+    $("keys-usage-figure").hidden = !used;
+    $("keys-usage-chart").replaceChildren(...(used ? [usageChart(days)] : []));
+  }
+
+  /** Stacked bars, allowed below refused, one per day; each day is an image named by its counts. */
+  function usageChart(days) {
+    const left = 44;
+    const top = 10;
+    const plotHeight = 160;
+    const slot = 20;
+    const barWidth = 14;
+    const width = left + days.length * slot + 6;
+    const height = top + plotHeight + 26;
+    const bottom = top + plotHeight;
+    const highest = Math.max(...days.map((day) => (day.allowed || 0) + (day.refused || 0)));
+    const scale = scaleTop(highest);
+    const y = (count) => (count / scale) * plotHeight;
+    const round = (number) => Math.round(number * 100) / 100;
+    const ticks = [...new Set([0, scale / 2, scale])].filter((tick) => Number.isInteger(tick));
+    const today = new Date().toISOString().slice(0, 10);
+    const labelled = new Set([0, Math.floor((days.length - 1) / 2), days.length - 1]);
+
+    const chart = svg(
+      "svg",
+      {
+        viewBox: `0 0 ${width} ${height}`,
+        role: "group",
+        "aria-label": `Allowed and refused requests per day, ${dayLabel(days[0].date)} to ${dayLabel(days[days.length - 1].date)}`,
+        "data-scale": scale,
+        "data-plot-height": plotHeight,
+      },
+      ticks.map((tick) => {
+        const at = round(bottom - y(tick));
+        return svg(
+          "g",
+          { "aria-hidden": "true" },
+          svg("line", { className: tick === 0 ? "baseline" : "grid", x1: left - 4, x2: width, y1: at, y2: at }),
+          svg("text", { className: "axis-y", x: left - 8, y: at + 4, text: numberFormat.format(tick) })
+        );
+      })
+    );
+    days.forEach((day, index) => {
+      const allowed = day.allowed || 0;
+      const refused = day.refused || 0;
+      const x = left + index * slot + (slot - barWidth) / 2;
+      const allowedHeight = round(y(allowed));
+      const refusedHeight = round(y(refused));
+      const name = `${dayLabel(day.date)}${day.date === today ? " (today)" : ""}: ${countText(allowed, "allowed")}, ${countText(refused, "refused")}`;
+      chart.append(
+        svg(
+          "g",
+          {
+            className: "usage-day",
+            role: "img",
+            "aria-label": name,
+            "data-date": day.date,
+            "data-allowed": allowed,
+            "data-refused": refused,
+          },
+          svg("title", { text: name }),
+          svg("rect", { className: "usage-hit", x: left + index * slot, y: top, width: slot, height: plotHeight }),
+          svg("rect", { className: "usage-allowed", x, y: round(bottom - allowedHeight), width: barWidth, height: allowedHeight }),
+          svg("rect", {
+            className: "usage-refused",
+            x,
+            y: round(bottom - allowedHeight - refusedHeight),
+            width: barWidth,
+            height: refusedHeight,
+          })
+        )
+      );
+      if (labelled.has(index)) {
+        const edge = index === 0 ? " start" : index === days.length - 1 ? " end" : "";
+        const anchorX = index === 0 ? x : index === days.length - 1 ? x + barWidth : x + barWidth / 2;
+        const text = day.date === today ? "Today" : dayLabel(day.date, shortDayFormat);
+        chart.append(svg("text", { className: `axis-x${edge}`, x: anchorX, y: bottom + 18, "aria-hidden": "true", text }));
+      }
+    });
+    return chart;
+  }
+
+  $("keys-usage-reload").addEventListener("click", () => loadUsage());
+  $("keys-usage-close").addEventListener("click", () => {
+    const opener = usage.opener;
+    hideUsage();
+    if (opener && opener.isConnected) opener.focus();
+    else $("keys-title").focus();
+  });
 
   /* ---------- sessions ---------- */
 

@@ -35,6 +35,7 @@ def revoke_presented_token() -> Response[str]:
 
 
 @app.post("/auth/revoke")
+@app.post("/oauth/revoke")  # the name the discovery document gives (RFC 7009)
 def revoke_given_token() -> Response[str]:
     body = parse_body(app, RevokeRequest, allow_form=True)
     get_revocation_service().revoke_given(current_principal(app), body.token, request_meta(app))

@@ -122,6 +122,9 @@ def authorization_requests(
         secret = params.get("SecretId")
         resource = role.secret_arn(str(secret)) if secret else "*"
         return [Request(f"secretsmanager:{operation}", resource)]
+    if service == "kms":  # the local KMS stand-in (gatekey.tokens.local_kms): a key by ARN
+        key = str(params.get("KeyId") or "")
+        return [Request(f"kms:{operation}", key if key.startswith("arn:") else "*")]
     return [Request(f"{service}:{operation}", "*")]
 
 

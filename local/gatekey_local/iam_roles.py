@@ -91,6 +91,10 @@ class _PolicyResolver(Resolver):
     def _attribute(self, resource: str, attribute: str) -> str:
         if self._types.get(resource) == "AWS::DynamoDB::Table" and attribute == "Arn":
             return f"arn:aws:dynamodb:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:table/{self._table}"
+        if self._types.get(resource) == "AWS::KMS::Key" and attribute == "Arn":
+            from gatekey_local.signing_keys import local_kms_key_arn
+
+            return local_kms_key_arn(resource)
         return super()._attribute(resource, attribute)
 
 

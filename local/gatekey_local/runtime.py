@@ -210,6 +210,9 @@ def run_local(
             "GATEKEY_TABLE": table_name,
             "DYNAMODB_ENDPOINT": endpoint,
             "GATEKEY_OUTBOX_DIR": outbox,
+            # the KMS stand-in's key files (access-token signing), created on first run
+            "GATEKEY_LOCAL_KMS_DIR": environ.get("GATEKEY_LOCAL_KMS_DIR")
+            or str((data_path / "kms").resolve()),
         }
         if secret is not None:
             function_env["GATEKEY_SECRET"] = secret

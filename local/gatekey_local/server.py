@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gatekey.settings import DEFAULT_TABLE, ENV_CONSOLE_URL
-from gatekey_local import iam_gate
+from gatekey_local import iam_gate, signing_keys
 from gatekey_local.cloudformation import TemplateError
 from gatekey_local.gateway import Gateway
 from gatekey_local.http_gateway import HttpGateway
@@ -223,6 +223,8 @@ class ApiGatewayEmulator:
         console = self._console_url()
         if console is not None:
             self._functions.runner.set_default_environment(ENV_CONSOLE_URL, console)
+        # The stack's SigningKeysPublication, done here: the issuer is this run's API URL.
+        signing_keys.publish_signing_keys(template, self.url, environment or {})
 
     def _console_url(self) -> str | None:
         """The links in messages point at this run's own console, wherever its listener

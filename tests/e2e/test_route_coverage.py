@@ -350,6 +350,91 @@ def test_admin_mfa_reset(client, step_clock):
     assert client.get("/user", token=member_token).status_code == 401
 
 
+def test_oauth_discovery_token_introspection_and_publication(client, gatekey_env):
+    """Issue 21's routes, and the custom resource that publishes the signing keys."""
+    import base64
+    import http.server
+    import threading
+
+    from gatekey_local.signing_keys import local_kms_key_arn
+    from tests.conftest import LOCAL_ISSUER
+
+    answers: list[bytes] = []
+
+    class CloudFormation(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            answers.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    with http.server.HTTPServer(("127.0.0.1", 0), CloudFormation) as receiver:
+        threading.Thread(target=receiver.handle_request, daemon=True).start()
+        key_arn = local_kms_key_arn("AccessTokenSigningKey")
+        client.functions.invoke(
+            "OidcFunction",
+            {
+                "RequestType": "Update",
+                "ResponseURL": f"http://127.0.0.1:{receiver.server_address[1]}/cfn",
+                "StackId": "stack",
+                "RequestId": "request",
+                "LogicalResourceId": "SigningKeysPublication",
+                "PhysicalResourceId": "gatekey-signing-keys",
+                "ResourceProperties": {
+                    "KeyArns": [key_arn],
+                    "CurrentKeyArn": key_arn,
+                    "Issuer": LOCAL_ISSUER,
+                    "Audience": "",
+                },
+            },
+        )
+    assert b'"SUCCESS"' in answers[0], answers
+    assert client.get("/.well-known/openid-configuration").status_code == 200
+    assert client.get("/.well-known/jwks.json").status_code == 200
+
+    user = make_user()
+    tokens = login(client, user)
+    created = client.post(
+        "/user/keys", token=tokens["access_token"], json={"handle": "oauth", "type": "jwt"}
+    )
+    key = created.json()
+    basic = base64.b64encode(f"{key['kid']}:{key['secret']}".encode()).decode()
+    granted = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert granted.status_code == 200, granted.text
+    access = granted.json()["access_token"]
+    refreshed = client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert client.post("/oauth/revoke", token=tokens["access_token"], data={"token": access})
+    form = {"token": access, "client_id": key["kid"], "client_secret": key["secret"]}
+    assert client.post("/oauth/introspect", data=form).json() == {"active": False}
+    by_session = client.post(
+        "/oauth/introspect", data={"token": access}, token=refreshed.json()["access_token"]
+    )
+    assert by_session.json() == {"active": False}
+    stolen = client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        headers={"User-Agent": OTHER_AGENT},
+    )
+    assert stolen.status_code == 400
+    assert not session_exists(session_id_of(tokens["refresh_token"]))
+    wrong = {"client_id": key["kid"], "client_secret": "gks_" + "x" * 43}
+    statuses = [
+        client.post("/oauth/token", data={"grant_type": "client_credentials", **wrong}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+
+
 def test_every_route_of_the_template_was_requested(request):
     others = {
         item.name

@@ -16,6 +16,9 @@ FIGURES = (
     "cold import of authorizer, client ready",
     "argon2id verify time (ms)",
     "login time, unknown email / wrong password",
+    "warm authorization, RS256 / HS256 session access token",
+    "cold import of authorizer with a session access token",
+    "login time with / without signing the access token (ms)",
 )
 
 

@@ -19,6 +19,7 @@ from samtranslator.policy_template_processor.processor import PolicyTemplatesPro
 from gatekey_local.cloudformation import TemplateError, load_yaml
 from gatekey_local.iam_gate import check_call
 from gatekey_local.iam_roles import FunctionRole, function_roles, local_secret_arn
+from gatekey_local.signing_keys import local_kms_key_arn
 from gatekey_local.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,7 +249,8 @@ def test_what_cannot_be_enforced_locally_is_refused(tmp_path, policies, reason):
 
 def test_template_roles_name_no_table_but_the_gatekey_table():
     """Every DynamoDB resource in template.yaml is the table or one of its indexes; the
-    rest are the signing keys and the stack's own console URL parameter."""
+    rest are the signing keys (the secret, the access-token KMS key) and the stack's own
+    console URL parameter."""
     document = load_yaml(TEMPLATE)
     for function_id, role in function_roles(load_template(TEMPLATE)).items():
         assert document["Resources"][function_id]["Properties"].get("Role") is None
@@ -257,4 +259,4 @@ def test_template_roles_name_no_table_but_the_gatekey_table():
             for resource in resources if isinstance(resources, list) else [resources]:
                 assert resource.startswith(
                     (TABLE_ARN, "arn:aws:secretsmanager:", f"{STACK_PARAMETERS}/gatekey/")
-                ), resource
+                ) or resource == local_kms_key_arn("AccessTokenSigningKey"), resource

@@ -25,6 +25,7 @@ RANKS = {
     "policy": 2,
     "accounts": 3,
     "credentials": 4,
+    "oauth": 4,  # the OAuth endpoints: services over tokens and accounts (lockout)
     "edges": 5,
 }
 GROUND = {"settings", "errors", "records", "clock", "scopes", "principal", "metrics", "usage"}

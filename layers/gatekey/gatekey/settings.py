@@ -31,6 +31,7 @@ ENV_OUTBOX_DIR = "GATEKEY_OUTBOX_DIR"
 ENV_CONSOLE_URL = "GATEKEY_CONSOLE_URL"
 ENV_CONSOLE_URL_PARAMETER = "GATEKEY_CONSOLE_URL_PARAMETER"
 ENV_AUDIT_RETENTION_DAYS = "GATEKEY_AUDIT_RETENTION_DAYS"
+ENV_LOCAL_KMS_DIR = "GATEKEY_LOCAL_KMS_DIR"
 
 DEFAULT_TABLE = "gatekey"
 DEFAULT_OUTBOX_DIR = ".local/outbox"
@@ -59,6 +60,7 @@ class Settings:
     outbox_dir: str = DEFAULT_OUTBOX_DIR  # else one .eml file per message here
     console_url: str | None = None  # base of the links in messages (never the request's)
     console_url_parameter: str | None = None  # else the SSM parameter holding it (AWS)
+    local_kms_dir: str | None = None  # the local KMS stand-in's key files (never on AWS)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -102,6 +104,7 @@ class Settings:
             outbox_dir=env.get(ENV_OUTBOX_DIR) or DEFAULT_OUTBOX_DIR,
             console_url=(env.get(ENV_CONSOLE_URL) or "").strip().rstrip("/") or None,
             console_url_parameter=(env.get(ENV_CONSOLE_URL_PARAMETER) or "").strip() or None,
+            local_kms_dir=(env.get(ENV_LOCAL_KMS_DIR) or "").strip() or None,
         )
         if settings.secret is None and settings.secret_arn is None:
             raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from gatekey import clock, metrics
+from gatekey import clock, metrics, scopes
 from gatekey.accounts import audit, mfa
 from gatekey.accounts.audit import RequestMeta
 from gatekey.accounts.lockout import Lockout, user_counter
@@ -29,7 +29,7 @@ from gatekey.errors import (
 from gatekey.records import Session, User
 from gatekey.settings import Settings
 from gatekey.store import Item, Store, item_keys
-from gatekey.tokens import session_tokens
+from gatekey.tokens import access_tokens, session_tokens, signing_keys
 from gatekey.tokens.keyring import Keyring
 
 ABSENT_USER_ID = "00000000-0000-0000-0000-000000000000"
@@ -59,10 +59,17 @@ def _counted_by_outcome(login: LoginFunction) -> LoginFunction:
 
 
 class SessionService:
-    def __init__(self, store: Store, keyring: Keyring, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        settings: Settings,
+        kms: signing_keys.Kms | None = None,
+    ) -> None:
         self.store = store
         self.keyring = keyring
         self.settings = settings
+        self.kms = kms  # signs access tokens; default: the container's (KMS, or local)
         self.lockout = Lockout(store, settings)
 
     @_counted_by_outcome
@@ -275,14 +282,17 @@ class SessionService:
         )
 
     def _access_token(self, session: Session, now: int) -> tuple[str, int]:
+        """An RS256 access token of the session (one `kms:Sign`), verifiable with the JWKS."""
         expires_at = min(now + self.settings.access_token_seconds, session.max_expires_at)
-        token = session_tokens.issue(
-            self.keyring,
+        token = access_tokens.issue(
+            self.kms or signing_keys.get_kms(),
+            signing_keys.current_document(self.store),
             user_id=session.user_id,
-            session_id=session.session_id,
-            token_use=session_tokens.ACCESS,
+            account_id=session.account_id,
+            scopes=scopes.SESSION_SCOPES,
             issued_at=now,
             expires_at=expires_at,
+            session_id=session.session_id,
         )
         return token, expires_at - now
 

@@ -18,6 +18,7 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | audit gate     | AUDITGATE#<sha256> | <minute:012d> |                  |                |
 | reset token    | RESET#<sha256>    | RESET         |                     |                |
 | reset bound    | RESETBOUND#<id>   | RESETBOUND    |                     |                |
+| signing keys   | OIDC#SIGNING      | OIDC          |                     |                |
 
 Each function returns plain strings (`{"pk": ..., "sk": ...}`); `wire` turns a key into
 DynamoDB's attribute-value form.
@@ -145,6 +146,16 @@ def audit_events(account_id: str) -> str:
 
 def audit_event(account_id: str, at: int, event_id: str) -> ItemKey:
     return {"pk": audit_events(account_id), "sk": f"{at:012d}#{event_id}"}
+
+
+def signing_keys() -> ItemKey:
+    """The published access-token signing keys (public halves), issuer and audience."""
+    return {"pk": "OIDC#SIGNING", "sk": "OIDC"}
+
+
+def client_login_counter(client_id: str) -> str:
+    """The lockout counter of an OAuth client's failed authentications (a `jwt` key)."""
+    return f"CLIENT#{client_id}"
 
 
 def audit_gate(email_digest: str, minute: int) -> ItemKey:

@@ -33,6 +33,7 @@ from gatekey.store.password_reset import PasswordResets
 from gatekey.store.revocations import Revocations
 from gatekey.store.serialization import Item, values
 from gatekey.store.sessions import Sessions
+from gatekey.store.signing_keys import SigningKeys
 from gatekey.store.users import CREDENTIALS_VERSION, Users, credentials_version_condition
 
 
@@ -46,6 +47,7 @@ class Store(
     PasswordResets,
     Mfa,
     AuditLog,
+    SigningKeys,
 ):
     """Named operations on the gatekey table."""
 

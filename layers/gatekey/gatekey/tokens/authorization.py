@@ -15,6 +15,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gatekey import clock, scopes
@@ -31,6 +32,8 @@ MAX_JWT_HEADER_LENGTH = 512
 MISSING_KID_DETAIL = "jwt token is missing 'kid' header parameter"
 # Unpadded base64url only: `=` or stray characters would give one token many spellings.
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# gatekey's RS256 access tokens name their key by its RFC 7638 thumbprint (43 characters).
+_ACCESS_TOKEN_KID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 def extract_token(authorization: str | None) -> str:
@@ -171,7 +174,83 @@ class Authorizer:
             if not sessions_allowed:
                 raise InvalidToken()
             return self._authorize_session(token, kid, user_agent, enforce=enforce)
+        if _ACCESS_TOKEN_KID.match(kid):
+            return self._authorize_access_token(
+                token,
+                kid,
+                user_agent,
+                enforce=enforce,
+                sessions_allowed=sessions_allowed,
+                source_ip=source_ip,
+            )
         return self._authorize_client_jwt(token, kid, enforce=enforce, source_ip=source_ip)
+
+    def _authorize_access_token(
+        self,
+        token: str,
+        kid: str,
+        user_agent: str | None,
+        *,
+        enforce: bool,
+        sessions_allowed: bool,
+        source_ip: str | None,
+    ) -> Principal:
+        """An RS256 access token gatekey signed (login, refresh, the OAuth token endpoint):
+        its signature and claims, then one read of the session or the client's key."""
+        from gatekey.tokens import access_tokens, signing_keys  # deferred: not API keys' cost
+
+        claims = access_tokens.verify(signing_keys.published_keys(self.store), token, kid)
+        revocation_id = f"access:{claims.token_id}"
+        if claims.client_id is None:
+            if not sessions_allowed:
+                raise InvalidToken()
+            as_session = session_tokens.SessionClaims(
+                user_id=claims.user_id,
+                session_id=str(claims.session_id),
+                token_use=session_tokens.ACCESS,
+                token_id=claims.token_id,
+                issued_at=claims.issued_at,
+                expires_at=claims.expires_at,
+            )
+            stored = self.store.get_session(as_session.session_id)
+            session = self._checked_session(stored, as_session, user_agent, enforce=enforce)
+            self._refuse_if_revoked(session.revoked_until, revocation_id)
+            if session.account_id != claims.account_id:
+                raise InvalidToken()
+            return Principal(
+                user_id=session.user_id,
+                account_id=session.account_id,
+                email=session.email,
+                role=session.role,
+                is_bot=session.is_bot,
+                token_type=SESSION,
+                token_expires_at=claims.expires_at,
+                session_id=session.session_id,
+                token_id=revocation_id,
+                scopes=scopes.SESSION_SCOPES,
+            )
+        # A client's token lives only while the key, and the secret version that got it,
+        # do: deleting the key or rotating it without grace ends the token at once.
+        version_text, _, secret_kid = str(claims.key_version).partition(":")
+        if not version_text.isdigit():
+            raise InvalidToken()
+        version = (int(version_text), secret_kid)
+        key = self._live_key(self.store.get_key(claims.client_id), JWT)
+        if key.user_id != claims.user_id or key.account_id != claims.account_id:
+            raise InvalidToken()
+        if version not in key.valid_versions(clock.now()):
+            raise InvalidToken()
+        self._refuse_if_revoked(key.revoked_until, revocation_id)
+        if enforce:
+            key = self._use_key(key, version, source_ip, fresh=True)
+        expires_at = claims.expires_at
+        if key.expires_at is not None:
+            expires_at = min(expires_at, key.expires_at)
+        principal = self._key_principal(key, CLIENT_JWT, expires_at, revocation_id)
+        # The token's scopes, as far as the key still holds them (scopes can be narrowed).
+        held = key.scopes or scopes.DEFAULT_SCOPES
+        granted = tuple(scope for scope in claims.scopes if scopes.covers(held, scope))
+        return replace(principal, scopes=granted)
 
     def _authorize_session(
         self, token: str, kid: str, user_agent: str | None, *, enforce: bool
