@@ -6,6 +6,7 @@ import json
 import uuid
 
 import pytest
+import requests
 
 from gatekey.credentials.keys import get_key_service
 from gatekey_local.sam_model import FunctionSource
@@ -32,17 +33,19 @@ UNAUTHORIZED_BODY = {
         }
     ],
 }
-PERMISSION_DENIED_BODY = {
-    "type": "client_error",
-    "errors": [
-        {
-            "code": "permission_denied",
-            "detail": "This credential lacks the scope this route needs.",
-            "attr": None,
-            "extra": None,
-        }
-    ],
-}
+
+
+def refusal(response):
+    """(status, code, extra) of a REST ACCESS_DENIED: the authorizer names the code in
+    its context and the gateway response inserts extra (JSON) as it is."""
+    body = response.json()
+    assert body["type"] == "client_error", body
+    (error,) = body["errors"]
+    assert error["attr"] is None
+    return response.status_code, error["code"], error["extra"]
+
+
+PERMISSION_DENIED = (403, "permission_denied", None)
 SESSION_SCOPES = "* gatekey:bots gatekey:keys gatekey:sessions gatekey:users"
 HTTP_UNAUTHORIZED = {"message": "Unauthorized"}
 HTTP_FORBIDDEN = {"message": "Forbidden"}
@@ -59,6 +62,7 @@ def serve_consumer(gatekey_env, cache_seconds, template=CONSUMER):
     clients = {
         "rest": Client(apis.urls["OrdersRestApi"]),
         "http": Client(apis.urls["OrdersHttpApi"]),
+        "reports": Client(apis.urls["ReportsRestApi"]),
     }
     try:
         yield clients
@@ -85,11 +89,12 @@ def iam_consumer_template(directory):
     without `routeKey` in its identity sources: one cached policy then serves every
     route of a caller, as on the REST API."""
     text = CONSUMER.read_text()
-    route_key = "              Context: [routeKey]\n"
+    route_key = "              Context: [routeKey, identity.sourceIp]\n"
     for needle in ("EnableSimpleResponses: true", route_key):
         assert text.count(needle) == 1, needle
     text = text.replace("EnableSimpleResponses: true", "EnableSimpleResponses: false")
-    (directory / "template.yaml").write_text(text.replace(route_key, ""))
+    text = text.replace(route_key, "              Context: [identity.sourceIp]\n")
+    (directory / "template.yaml").write_text(text)
     (directory / "backend").symlink_to(CONSUMER.parent / "backend")
     return directory / "template.yaml"
 
@@ -231,7 +236,7 @@ def test_read_key_may_list_orders_and_never_create_one(request, user, fixture, f
             assert orders(rest, "rest")["scopes"] == "orders:read"
             assert orders(http, "http")["scopes"] == "orders:read"
         else:
-            assert (rest.status_code, rest.json()) == (403, PERMISSION_DENIED_BODY)
+            assert refusal(rest) == PERMISSION_DENIED
             assert (http.status_code, http.json()) == (403, HTTP_FORBIDDEN)
 
 
@@ -317,8 +322,10 @@ def test_a_route_scope_never_opens_a_nested_route(request, user, fixture, key_sc
             for path in paths:
                 response = apis[kind].get(path, headers={"Authorization": key_token})
                 if path not in opened:
-                    refusal = PERMISSION_DENIED_BODY if kind == "rest" else HTTP_FORBIDDEN
-                    assert (response.status_code, response.json()) == (403, refusal), (kind, path)
+                    if kind == "rest":
+                        assert refusal(response) == PERMISSION_DENIED, path
+                    else:
+                        assert (response.status_code, response.json()) == (403, HTTP_FORBIDDEN)
                     continue
                 assert response.status_code == 200, (kind, path, response.text)
                 body = response.json()
@@ -326,3 +333,88 @@ def test_a_route_scope_never_opens_a_nested_route(request, user, fixture, key_sc
                     assert (body["refunds"], body["order_id"]) == ([], path.split("/")[2])
                 else:
                     assert body["order"] == {"id": path.split("/")[2]}
+
+
+# Usage limits (CONTRACT section 9): they count authorizer calls. GET /reports is on an
+# API whose authorizer cache is 0, so every request counts; the orders APIs cache.
+
+
+def metered_key(api, token, **fields):
+    """A key created through gatekey's own API with the given section 9 fields."""
+    handle = f"metered-{uuid.uuid4().hex[:8]}"
+    response = api.post("/user/keys", token=token, json={"handle": handle, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()["token"]
+
+
+def get_from(url, source_ip, key_token):
+    """GET `url` from another loopback address (any of 127.0.0.0/8 is this machine)."""
+
+    class FromAddress(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            kwargs["source_address"] = (source_ip, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    with requests.Session() as session:
+        session.mount("http://", FromAddress())
+        return session.get(url, headers={"Authorization": key_token}, timeout=10)
+
+
+def test_metered_route_counts_every_request_and_refuses_past_the_limit(consumer, api, token):
+    key_token = metered_key(api, token, ratelimit={"limit": 3, "window_seconds": 3600})
+    headers = {"Authorization": key_token}
+    for _ in range(3):
+        response = consumer["reports"].get("/reports", headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["reports"] == []
+    refused = consumer["reports"].get("/reports", headers=headers)
+    status, code, extra = refusal(refused)
+    assert (status, code) == (403, "rate_limited")
+    assert 0 < extra["retry_after"] <= 3600
+
+
+def test_spent_credits_are_usage_exceeded_with_no_retry_without_refill(consumer, api, token):
+    key_token = metered_key(api, token, credits={"remaining": 2, "refill": None})
+    headers = {"Authorization": key_token}
+    statuses = [consumer["reports"].get("/reports", headers=headers).status_code for _ in range(2)]
+    assert statuses == [200, 200]
+    assert refusal(consumer["reports"].get("/reports", headers=headers)) == (
+        403,
+        "usage_exceeded",
+        {"retry_after": None},
+    )
+
+
+def test_meta_reaches_the_metered_backend(consumer, api, token):
+    key_token = metered_key(api, token, meta={"plan": "pro", "seats": 3})
+    response = consumer["reports"].get("/reports", headers={"Authorization": key_token})
+    assert response.status_code == 200, response.text
+    assert response.json()["meta"] == {"plan": "pro", "seats": 3}
+
+
+def test_a_key_outside_its_networks_is_ip_not_allowed(consumer, api, token):
+    key_token = metered_key(api, token, allowed_ips=["127.0.0.2/32"])
+    url = consumer["reports"].base_url + "/reports"
+    assert get_from(url, "127.0.0.2", key_token).status_code == 200
+    assert refusal(get_from(url, "127.0.0.1", key_token)) == (403, "ip_not_allowed", None)
+
+
+def test_cached_allows_are_not_counted(cached_consumer, api, token):
+    """What docs/authorizer.md warns of: behind a cache, one authorization serves many
+    requests, so a limit of 2 lets every cached request through."""
+    key_token = metered_key(api, token, ratelimit={"limit": 2, "window_seconds": 3600})
+    headers = {"Authorization": key_token}
+    for _ in range(5):
+        assert cached_consumer["rest"].get("/orders", headers=headers).status_code == 200
+
+
+def test_cached_answers_are_kept_per_source_address(cached_consumer, api, token):
+    """The orders APIs put the source address in their identity sources: a cached allow
+    from a permitted address is never replayed to another one."""
+    key_token = metered_key(api, token, allowed_ips=["127.0.0.2/32"])
+    rest = cached_consumer["rest"].base_url + "/orders"
+    http = cached_consumer["http"].base_url + "/orders"
+    assert get_from(rest, "127.0.0.2", key_token).status_code == 200
+    assert refusal(get_from(rest, "127.0.0.1", key_token)) == (403, "ip_not_allowed", None)
+    assert get_from(http, "127.0.0.2", key_token).status_code == 200
+    assert get_from(http, "127.0.0.1", key_token).json() == HTTP_FORBIDDEN

@@ -59,7 +59,16 @@ def test_authorizer_is_a_request_authorizer_on_authorization_and_user_agent(temp
     assert authorizer.function_id == "AuthorizerFunction"
     assert authorizer.payload_type == "REQUEST"
     assert authorizer.identity_headers == ("Authorization", "User-Agent")
+    assert authorizer.identity_context == ("identity.sourceIp",), "cached per address"
     assert authorizer.ttl_seconds == 60
+
+
+def test_gatekey_api_asks_the_authorizer_to_pass_refusals_to_its_handlers(template):
+    api = template.apis["GatekeyApi"]
+    assert api.stage_variables["gatekeyRefusalsToBackend"] == "true"
+    denied = api.gateway_responses["ACCESS_DENIED"]
+    assert denied.status_code == 401
+    assert '"extra": $context.authorizer.error_extra}' in denied.templates["application/json"]
 
 
 def test_authorizer_cache_follows_its_parameter():
@@ -331,7 +340,7 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
             "GET /orders/{id}",
             "GET /orders/{id}/refunds",
         )
-    }
+    } | {("ReportsRestApi", "GET /reports")}
     routes = {route.api_id: route for route in template.routes}
     assert (
         rest.stage_variables
@@ -341,7 +350,11 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
             "GET/orders/:id=orders:read,GET/orders/:id/refunds=refunds:read"
         }
     )
-    assert effective_authorizer(routes["OrdersHttpApi"], http).identity_context == ("routeKey",)
+    assert effective_authorizer(routes["OrdersHttpApi"], http).identity_context == (
+        "routeKey",
+        "identity.sourceIp",
+    )
+    assert rest.authorizers["GatekeyAuthorizer"].identity_context == ("identity.sourceIp",)
     authorizer = effective_authorizer(routes["OrdersHttpApi"], http)
     assert authorizer is not None
     assert authorizer.function_id is None, "the ARN is imported from the gatekey stack"
@@ -351,6 +364,20 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
     assert authorizer.ttl_seconds == 60
     assert rest.authorizers["GatekeyAuthorizer"].simple_responses is False
     assert template.table is None
+
+
+def test_consumer_example_meters_on_an_api_without_an_authorizer_cache():
+    """Limits count authorizer calls: the metered route's API never caches an answer, and
+    its ACCESS_DENIED carries the authorizer's code and extra."""
+    template = load_template(CONSUMER)
+    reports = template.apis["ReportsRestApi"]
+    assert reports.authorizers["GatekeyAuthorizer"].ttl_seconds == 0
+    denied = reports.gateway_responses["ACCESS_DENIED"]
+    assert denied.status_code == 403
+    assert '"extra": $context.authorizer.error_extra}' in denied.templates["application/json"]
+    assert template.apis["OrdersRestApi"].gateway_responses["ACCESS_DENIED"].templates == (
+        denied.templates
+    )
 
 
 def test_http_api_globals_defaults_implicit_api_and_default_route(tmp_path):

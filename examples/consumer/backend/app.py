@@ -15,8 +15,9 @@ CALLER_FIELDS = ("user_id", "account_id", "email", "role", "token_type", "key_ha
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """GET /orders lists (none, here); POST /orders "creates" one; GET /orders/{id} and
-    GET /orders/{id}/refunds show one order and its refunds. API Gateway has already
-    checked the route's scope: only callers holding it get this far."""
+    GET /orders/{id}/refunds show one order and its refunds; GET /reports (the metered
+    API) lists reports. API Gateway has already checked the route's scope and the key's
+    limits: only callers holding them get this far."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     caller = authorizer.get("lambda", authorizer)  # HTTP API nests it under "lambda"
     method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
@@ -31,6 +32,10 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
     if method == "POST":
         body["order"] = {"status": "created"}
+    elif route == "/reports":
+        # The metered route: the key's metadata (JSON text, "" when none) arrives too.
+        body["reports"] = []
+        body["meta"] = json.loads(caller["meta"]) if caller.get("meta") else None
     elif route == "/orders/{id}/refunds":
         body["refunds"] = []
         body["order_id"] = order_id
