@@ -194,7 +194,7 @@ def access_token_figures(
 ) -> list[dict[str, Any]]:
     """RS256 against HS256 on the same session, and what signing adds to a login."""
     from gatekey.accounts.sessions import SessionService, get_session_service
-    from gatekey.tokens import session_tokens
+    from gatekey.tokens import access_tokens, session_tokens
     from gatekey.tokens.authorization import jwt_kid
 
     kid = jwt_kid(session_token)
@@ -216,15 +216,31 @@ def access_token_figures(
         ROUNDS,
     )
     ratio = rs256_seconds / hs256_seconds
+
+    def first_sight() -> None:
+        access_tokens.forget_verified()
+        authorizer.authorize(f"Bearer {session_token}", agent)
+
+    unseen_seconds, hs256_again = paired_medians(
+        first_sight, lambda: authorizer.authorize(f"Bearer {hs256_token}", agent), ROUNDS
+    )
     figures = [
         {
             "figure": "warm authorization, RS256 / HS256 session access token",
             "value": round(ratio, 3),
             "detail": f"{rs256_seconds * 1e3:.2f} ms vs {hs256_seconds * 1e3:.2f} ms "
-            "(pure-Python PKCS #1 v1.5 check; same session, same GetItem)",
+            "(same session, same GetItem; the container remembers checked signatures)",
             "target": "<= 1.1",
             "ok": ratio <= 1.1,
-        }
+        },
+        {
+            "figure": "warm authorization of an RS256 token not seen before / HS256",
+            "value": round(unseen_seconds / hs256_again, 3),
+            "detail": f"{unseen_seconds * 1e3:.2f} ms vs {hs256_again * 1e3:.2f} ms: the "
+            "pure-Python RSA check, once per token and container",
+            "target": "(reported)",
+            "ok": True,
+        },
     ]
 
     class NoSigning:
@@ -239,6 +255,32 @@ def access_token_figures(
         lambda: service.login(email, password, None, agent),
         lambda: unsigned.login(email, password, None, agent),
         LOGIN_ROUNDS,
+    )
+    from gatekey.tokens import signing_keys
+
+    document = signing_keys.current_document(service.store)
+    sign_seconds = median_seconds(
+        lambda: access_tokens.issue(
+            signing_keys.get_kms(),
+            document,
+            user_id=claims.user_id,
+            account_id=claims.account_id,
+            scopes=("*",),
+            issued_at=now,
+            expires_at=now + 60,
+            session_id=str(claims.session_id),
+        ),
+        CPU_ROUNDS,
+    )
+    figures.append(
+        {
+            "figure": "access token signing time (ms), local KMS stand-in",
+            "value": round(sign_seconds * 1e3, 2),
+            "detail": "RSA 2048 PKCS #1 v1.5 with a key file (cryptography); on AWS a "
+            "kms:Sign call (a regional round trip) takes its place",
+            "target": "(reported)",
+            "ok": True,
+        }
     )
     figures.append(
         {

@@ -145,6 +145,28 @@ def test_a_valid_signature_under_another_header_alg_is_refused(signing):
         verify(signing, f"{header}.{payload}.{signature}=")
 
 
+def test_a_remembered_signature_still_expires(signing, monkeypatch):
+    token = issue(signing)
+    verify(signing, token)
+    assert token in access_tokens._verified
+    later = clock.now() + 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
+    with pytest.raises(InvalidToken):
+        verify(signing, token)
+
+
+def test_a_remembered_signature_dies_with_its_published_key(signing, tmp_path):
+    kms, published = signing
+    token = issue(signing)
+    verify(signing, token)
+    new_arn = f"arn:aws:kms:us-east-1:123456789012:key/{uuid.uuid4()}"
+    kms.create_key(new_arn)
+    publish(published._store, kms, key_arns=[new_arn], current_key_arn=new_arn, issuer=ISSUER)
+    published._loaded_at = -float("inf")  # the container's next read, after a rotation
+    with pytest.raises(InvalidToken):
+        verify(signing, token)
+
+
 def test_the_authorizer_imports_no_rsa_library_and_api_keys_no_access_token_code():
     code = (
         "import sys; import gatekey.tokens.authorization; "

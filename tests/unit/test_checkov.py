@@ -18,6 +18,7 @@ import pytest
 
 from gatekey_local.cloudformation import Resolver, load_yaml
 from gatekey_local.iam_roles import function_roles
+from gatekey_local.signing_keys import local_kms_key_arn
 from gatekey_local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -102,7 +103,16 @@ def _kms_statements(document: dict[str, Any], function_id: str) -> dict[str, dic
     properties = document["Resources"][function_id]["Properties"]
     statements = resolver(document, KmsKeyArn=KEY).value(properties.get("Policies") or [])
     flat = [s for policy in statements for s in policy.get("Statement", [])]
-    return {s["Sid"]: s for s in flat if str(s.get("Action", "")).startswith("kms:")}
+    return {
+        s["Sid"]: s
+        for s in flat
+        if str(s.get("Action", "")).startswith("kms:") and s["Resource"] != SIGNING_KEY
+    }
+
+
+# The access-token signing key (issue 21) is not KmsKeyArn: its grants are checked in
+# tests/unit/test_signing_key_iam.py (Sign for the issuers, GetPublicKey for Oidc).
+SIGNING_KEY = "AccessTokenSigningKey.Arn"
 
 
 def test_kms_decrypt_is_scoped_to_the_key_and_one_service(document):
@@ -133,10 +143,14 @@ def test_kms_decrypt_is_scoped_to_the_key_and_one_service(document):
 
 
 def test_without_a_key_no_role_holds_a_kms_permission():
-    """The local run (no KMS) enforces the default: the kms statements are absent."""
+    """The local run (no KmsKeyArn) enforces the default: no kms statement but those on
+    the access-token signing key."""
     roles = function_roles(load_template(TEMPLATE, table_name="gatekey"))
+    signing_key = local_kms_key_arn("AccessTokenSigningKey")
     for role in roles.values():
-        actions = json.dumps([statement.get("Action") for statement in role.statements])
+        actions = json.dumps(
+            [s.get("Action") for s in role.statements if s.get("Resource") != signing_key]
+        )
         assert "kms:" not in actions, role.function_id
 
 

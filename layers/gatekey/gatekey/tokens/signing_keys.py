@@ -38,19 +38,19 @@ class SigningDocument:
     key_arns: dict[str, str]
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> SigningDocument:
+    def from_item(cls, document: dict[str, Any]) -> SigningDocument:
         keys: dict[str, RsaPublicKey] = {}
         arns: dict[str, str] = {}
-        for entry in item.get("keys") or []:
+        for entry in document.get("keys") or []:
             key = RsaPublicKey.from_jwk({"kty": "RSA", **entry})
             keys[key.kid] = key
             arns[key.kid] = str(entry["key_arn"])
-        current = str(item["current_kid"])
+        current = str(document["current_kid"])
         if current not in keys:
             raise ConfigurationError("the published signing keys do not hold the current one")
         return cls(
-            issuer=str(item["issuer"]),
-            audience=str(item["audience"]),
+            issuer=str(document["issuer"]),
+            audience=str(document["audience"]),
             current_kid=current,
             keys=keys,
             key_arns=arns,
