@@ -52,6 +52,9 @@ SEMANTIC_400 = {
     ("POST", "/auth/login"): "control and format characters in the email",
     # a cursor that is not one this API gave out
     ("GET", "/account/audit"): "a cursor not given out by the API",
+    # RFC 6749 §5.2: a refresh token that is not live, a scope beyond the client's, the
+    # one grant's parameter missing (which schema branch applies depends on grant_type)
+    ("POST", "/oauth/token"): "invalid_grant, invalid_scope, invalid_request",
 }
 GATEKEY_SCOPES = ["*", "gatekey:keys", "gatekey:sessions", "gatekey:bots", "gatekey:users"]
 

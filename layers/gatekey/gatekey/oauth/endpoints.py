@@ -40,6 +40,18 @@ from gatekey.tokens.authorization import Authorizer
 from gatekey.tokens.keyring import Keyring
 
 FORM = "application/x-www-form-urlencoded"
+# The parameters gatekey reads; a repeated one is an error, any other is ignored.
+PARAMETERS = frozenset(
+    {
+        "grant_type",
+        "scope",
+        "refresh_token",
+        "client_id",
+        "client_secret",
+        "token",
+        "token_type_hint",
+    }
+)
 MAX_FORM_LENGTH = 8192
 BAD_CLIENT = "Client authentication failed."
 # Compared against when the client does not exist, so a miss costs what a wrong secret does.
@@ -73,7 +85,7 @@ def parse_form(
         raise InvalidRequest("The body is not a valid form.") from None
     form: dict[str, str] = {}
     for name, value in pairs:
-        if not value:
+        if not value or name not in PARAMETERS:  # unknown parameters are ignored (§3.2)
             continue
         if name in form:
             raise InvalidRequest(f"The parameter {name} is repeated.")
