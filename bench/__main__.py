@@ -128,6 +128,158 @@ class SecretsManagerStandIn(http.server.ThreadingHTTPServer):
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
+class WireCounter(http.server.ThreadingHTTPServer):
+    """A forwarding proxy in front of DynamoDB: counts the requests that reach the wire,
+    by operation (`X-Amz-Target`), whatever client made them and however it retried."""
+
+    daemon_threads = True
+
+    def __init__(self, endpoint: str) -> None:
+        import http.client
+        from collections import Counter
+        from urllib.parse import urlsplit
+
+        target = urlsplit(endpoint)
+        self.counts: Counter[str] = Counter()
+        counts = self.counts
+        local = threading.local()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                operation = str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]
+                counts[operation] += 1
+                if not hasattr(local, "connection"):
+                    local.connection = http.client.HTTPConnection(
+                        target.hostname or "", target.port
+                    )
+                local.connection.request("POST", self.path, body, dict(self.headers.items()))
+                answer = local.connection.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def metering_figures(owner: Any, agent: str, endpoint: str) -> list[dict[str, Any]]:
+    """Issue 20: a metered key (ratelimit) against an unmetered one, timed in the same
+    run, and their DynamoDB requests counted on the wire (a counting proxy)."""
+    from gatekey import aws
+    from gatekey.credentials.keys import get_key_service
+    from gatekey.settings import get_settings
+    from gatekey.store import Store, item_keys
+    from gatekey.tokens.authorization import Authorizer, get_authorizer
+    from gatekey.tokens.keyring import get_keyring
+
+    keys = get_key_service()
+    unmetered = keys.create(
+        owner, handle="bench-unmetered", alias=None, key_type="token", expires_at=None
+    )["token"]
+    metered = keys.create(
+        owner,
+        handle="bench-metered",
+        alias=None,
+        key_type="token",
+        expires_at=None,
+        rules={"ratelimit": {"limit": 1_000_000, "window_seconds": 2_592_000}},
+    )["token"]
+    authorizer = get_authorizer(lean=True)
+
+    def use(token: str, through: Authorizer = authorizer) -> None:
+        through.authorize(f"Bearer {token}", agent, source_ip="10.0.0.1")
+
+    # The floor: DynamoDB's own write against its own read of the same item, by the same
+    # client. Against DynamoDB Local a write costs more than a read whatever it does.
+    lean = authorizer.store
+    item = item_keys.wire(
+        item_keys.api_key(lean.get_key_by_handle(owner.user_id, "bench-metered").key_id)
+    )
+
+    def raw_get() -> None:
+        lean.client.get_item(TableName=lean.table, Key=item, ConsistentRead=True)
+
+    def raw_update() -> None:
+        lean.client.update_item(
+            TableName=lean.table,
+            Key=item,
+            UpdateExpression="SET bench_n = if_not_exists(bench_n, :zero) + :one",
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+            ReturnValues="ALL_NEW",
+        )
+
+    metered_seconds, unmetered_seconds, get_seconds, update_seconds = interleaved_medians(
+        [lambda: use(metered), lambda: use(unmetered), raw_get, raw_update], ROUNDS
+    )
+    ratio = metered_seconds / unmetered_seconds
+    floor = update_seconds / get_seconds
+    figures: list[dict[str, Any]] = [
+        {
+            "figure": "warm authorization, metered / unmetered API key",
+            "value": round(ratio, 3),
+            "detail": f"{metered_seconds * 1e3:.2f} ms vs {unmetered_seconds * 1e3:.2f} ms "
+            "(one conditional UpdateItem returning the item vs one GetItem)",
+            "target": "<= 1.3",
+            "ok": ratio <= 1.3,
+        },
+        {
+            "figure": "floor: a bare UpdateItem (ALL_NEW) / GetItem of the same item",
+            "value": round(floor, 3),
+            "detail": f"{update_seconds * 1e3:.2f} ms vs {get_seconds * 1e3:.2f} ms: what the "
+            "database charges for a write over a read, before any metering",
+            "target": "(reported)",
+            "ok": True,
+        },
+        {
+            "figure": "metered / unmetered authorization, over that floor",
+            "value": round(ratio / floor, 3),
+            "detail": "what the metering adds beyond the write itself: the conditions, the "
+            "usage count, planning and reading the returned item",
+            "target": "(reported)",
+            "ok": True,
+        },
+    ]
+    proxy = WireCounter(endpoint)
+    try:
+        settings = get_settings()
+        counted = Authorizer(
+            Store(aws.DynamoDB(endpoint_url=proxy.url), settings.table_name),
+            get_keyring(lean=True),
+            settings,
+        )
+        for kind, token in (("unmetered", unmetered), ("metered", metered)):
+            use(token, counted)  # warm: the container has seen the key
+            proxy.counts.clear()
+            for _ in range(CPU_ROUNDS):
+                use(token, counted)
+            calls = {op: n / CPU_ROUNDS for op, n in sorted(proxy.counts.items())}
+            expected = {"GetItem": 1.0} if kind == "unmetered" else {"UpdateItem": 1.0}
+            figures.append(
+                {
+                    "figure": f"DynamoDB requests on the wire per warm authorization, {kind} key",
+                    "value": sum(calls.values()),
+                    "detail": ", ".join(f"{op} {n:g}" for op, n in calls.items()),
+                    "target": "1 " + next(iter(expected)),
+                    "ok": calls == expected,
+                }
+            )
+    finally:
+        proxy.shutdown()
+    return figures
+
+
 def quicken() -> None:
     """`--quick` (what `make test` runs, so the bench cannot rot): each figure measured
     once or a few times, no speed assertion, and results.json and docs/cost.md left as
@@ -165,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         publish_local_signing_keys(table)
         results = measure(database.endpoint)
+    results["figures"].extend(against_last_run(results["figures"]))
     print_table(results)
     if quick:
         return 0
@@ -174,6 +327,32 @@ def main(argv: list[str] | None = None) -> int:
 
     cost.main()
     return 0 if all(row["ok"] for row in results["figures"]) else 1
+
+
+UNMETERED_FIGURE = "authorization time / GetItem (boto3), api_key"
+
+
+def against_last_run(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The unmetered API key's authorization, as a ratio to the GetItem floor, against the
+    same ratio in the results.json this run replaces (usage rules must not slow it)."""
+    try:
+        previous = json.loads(RESULTS.read_text())
+    except (OSError, ValueError):
+        return []
+    before = next((f for f in previous["figures"] if f["figure"] == UNMETERED_FIGURE), None)
+    now = next((f for f in figures if f["figure"] == UNMETERED_FIGURE), None)
+    if before is None or now is None:
+        return []
+    change = now["value"] / before["value"]
+    return [
+        {
+            "figure": "unmetered API key authorization / GetItem, this run / last recorded",
+            "value": round(change, 3),
+            "detail": f"{now['value']} now vs {before['value']} in {previous['measured_at']}'s run",
+            "target": "<= 1.05",
+            "ok": change <= 1.05,
+        }
+    ]
 
 
 def publish_local_signing_keys(table: str) -> None:
@@ -437,6 +616,7 @@ def measure(endpoint: str) -> dict[str, Any]:
             }
         )
 
+    figures.extend(metering_figures(owner, agent, endpoint))
     figures.extend(access_token_figures(authorizer, session_token, agent, email, password))
     figures.extend(cold_figures(f"Bearer {api_key['token']}", agent, f"Bearer {session_token}"))
 

@@ -26,9 +26,8 @@ def create_bot() -> Response[str]:
     admin = current_principal(app, Action.MANAGE_BOTS)
     body = parse_body(app, CreateBotRequest)
     bot_scopes = tuple(body.scopes or scopes.DEFAULT_SCOPES)
-    return json_response(
-        201, get_bot_service().create(admin, body.name, bot_scopes, request_meta(app))
-    )
+    bot = get_bot_service().create(admin, body.name, bot_scopes, body.rules(), request_meta(app))
+    return json_response(201, bot)
 
 
 @app.get("/account/bots")

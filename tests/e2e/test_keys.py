@@ -27,6 +27,10 @@ def test_create_key_returns_the_contract_body(api, user, token):
         "expires_at",
         "last_used_at",
         "scopes",
+        "ratelimit",
+        "credits",
+        "meta",
+        "allowed_ips",
         "token",
     }
     assert (key["handle"], key["alias"], key["type"]) == ("ci.deploy_1", "CI", "token")

@@ -193,6 +193,15 @@ def test_api_keys(client):
     assert client.get("/user", headers={"Authorization": api_key}).status_code == 200
     assert client.get("/auth/revoke", headers={"Authorization": api_key}).status_code == 200
     assert client.get("/user", headers={"Authorization": api_key}).status_code == 401
+    # a metered key: the authorizer's conditional update, and the usage route
+    metered = client.post(
+        "/user/keys", token=token, json={"handle": "metered", "credits": {"remaining": 1}}
+    ).json()["token"]
+    assert client.get("/user", headers={"Authorization": metered}).status_code == 200
+    assert client.get("/user", headers={"Authorization": metered}).status_code == 429
+    usage = client.get("/user/keys/metered/usage?days=2", token=token)
+    assert usage.status_code == 200, usage.text
+    assert usage.json()["days"][-1]["allowed"] == 1
     client.post("/user/keys", token=token, json={"handle": "gone"})
     assert client.delete("/user/keys/gone", token=token).status_code == 204
     assert client.get("/user/keys/gone", token=token).status_code == 404

@@ -8,7 +8,7 @@ from typing import Any
 from gatekey import clock, policy, scopes
 from gatekey.accounts import audit
 from gatekey.accounts.users import MEMBER, public_user
-from gatekey.credentials.keys import TOKEN, key_scopes, key_view, new_key
+from gatekey.credentials.keys import TOKEN, key_rules, key_scopes, key_view, new_key
 from gatekey.errors import NotFound
 from gatekey.policy import Action
 from gatekey.principal import Principal
@@ -23,6 +23,7 @@ def bot_view(user: User, token_key: ApiKey | None = None) -> dict[str, Any]:
     view = {**public_user(user), "name": user.name}
     if token_key is not None:
         view["scopes"] = list(key_scopes(token_key))
+        view.update(key_rules(token_key))
     return view
 
 
@@ -36,10 +37,14 @@ class BotService:
         admin: Principal,
         name: str,
         bot_scopes: tuple[str, ...] = scopes.DEFAULT_SCOPES,
+        rules: dict[str, Any] | None = None,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
+        """A bot and its token, which carries `rules` (ratelimit, credits, meta,
+        allowed_ips) like a key."""
+        rules = rules or {}
         expires_at = policy.grant_expiry(admin, None)
-        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at))
+        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at, rules))
         bot_id = str(uuid.uuid4())
         item: Item = {  # the new user item's attributes, exactly as written
             "user_id": bot_id,
@@ -52,7 +57,7 @@ class BotService:
             "created_at": clock.now(),
         }
         event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
-        token_key = self._token_key(User.from_item(item), bot_scopes, expires_at)
+        token_key = self._token_key(User.from_item(item), bot_scopes, expires_at, rules)
         user, key = self.store.create_bot(item, token_key, audit=event)
         audit.emit(event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
@@ -76,21 +81,29 @@ class BotService:
     ) -> dict[str, Any]:
         """A new bot token; every credential the bot held (spare keys it made itself
         included) stops working at once, and none made meanwhile survives. The bot keeps
-        its scopes, which the caller must hold (and the token lives no longer than the
-        caller's credential)."""
+        its scopes and usage rules, which the caller must hold (and the token lives no
+        longer than the caller's credential). Credits start again from the old token's
+        remaining ones."""
         bot = self._bot(admin, bot_id)
         keys = self.store.list_keys(bot_id)
         old = next((key for key in keys if key.handle == BOT_TOKEN_HANDLE), None)
         bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
+        rules = key_rules(old) if old is not None else {}
         expires_at = policy.grant_expiry(admin, None)
-        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at))
+        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at, rules))
         event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
-        token_key = self._token_key(bot, bot_scopes, expires_at)
+        token_key = self._token_key(bot, bot_scopes, expires_at, rules)
         key = self.store.replace_bot_token(bot, token_key, audit=event)
         audit.emit(event)
         return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
 
-    def _token_key(self, bot: User, bot_scopes: tuple[str, ...], expires_at: int | None) -> ApiKey:
+    def _token_key(
+        self,
+        bot: User,
+        bot_scopes: tuple[str, ...],
+        expires_at: int | None,
+        rules: dict[str, Any],
+    ) -> ApiKey:
         return new_key(
             bot,
             self.keyring,
@@ -99,6 +112,7 @@ class BotService:
             key_type=TOKEN,
             expires_at=expires_at,
             key_scopes=bot_scopes,
+            rules=rules,
         )
 
     def _bot(self, admin: Principal, bot_id: str) -> User:
@@ -109,8 +123,12 @@ class BotService:
         return bot
 
 
-def _grant(bot_scopes: tuple[str, ...], expires_at: int | None) -> policy.Request:
-    return policy.Request(grants=True, grant_scopes=bot_scopes, grant_expires_at=expires_at)
+def _grant(
+    bot_scopes: tuple[str, ...], expires_at: int | None, rules: dict[str, Any]
+) -> policy.Request:
+    return policy.Request(
+        grants=True, grant_scopes=bot_scopes, grant_expires_at=expires_at, grant_rules=rules
+    )
 
 
 def _bot_event(admin: Principal, action: str, bot_id: str, meta: audit.RequestMeta | None) -> Item:
