@@ -324,6 +324,7 @@ def render(inputs: Inputs) -> str:
         "for 10 million a month (next section) | as issue 20 quotes them; Unkey's own "
         "pricing page is **not** in the stored pages |",
         "",
+        *_native_jwt_section(inputs),
         *_metered_section(inputs),
         "## The authorizer's memory",
         "",
@@ -387,6 +388,46 @@ def render(inputs: Inputs) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _native_jwt_section(inputs: Inputs) -> list[str]:
+    """HTTP API routes on API Gateway's own JWT authorizer (docs/authorizer.md): the
+    HTTP API request price only; no Lambda, no DynamoDB, no Secrets Manager per request."""
+    lines = [
+        "## API Gateway's own JWT authorizer (HTTP APIs)",
+        "",
+        "A route behind the native JWT authorizer (examples/consumer, GET /native/orders) "
+        "costs the HTTP API's request price and nothing more: API Gateway checks the "
+        "signature with gatekey's JWKS, which it reads now and then (a few requests a day to "
+        "gatekey's JWKS route, left out here). What it gives up for that (revocation before "
+        "`exp`, User-Agent binding, limits, meta) is in docs/authorizer.md.",
+        "",
+        "| HTTP API route | Lambda | DynamoDB | Secrets Manager | gatekey total per million "
+        "| with HTTP API | per 10,000 MAU with HTTP API |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cache in (0, 60):
+        one = bill(inputs, requests=1e6, cache_seconds=cache, memory_mb=inputs.memory_mb)
+        many = bill(
+            inputs,
+            requests=10_000 * REQUESTS_PER_MAU,
+            cache_seconds=cache,
+            memory_mb=inputs.memory_mb,
+        )
+        lines.append(
+            f"| gatekey's Lambda authorizer, cache {cache} s | "
+            f"{money(one.lambda_requests + one.lambda_compute)} | "
+            f"{money(one.dynamodb_reads + one.dynamodb_writes)} | {money(one.secrets_calls)} | "
+            f"**{money(one.authorizer)}** | "
+            f"{money(one.authorizer + one.api_http)} | {money(many.authorizer + many.api_http)} |"
+        )
+    http = API_HTTP_REQUEST[0]
+    lines += [
+        f"| native JWT authorizer | $0 | $0 | $0 | **$0** | {money(1e6 * http)} | "
+        f"{money(10_000 * REQUESTS_PER_MAU * http)} |",
+        "",
+    ]
+    return lines
 
 
 def _metered_section(inputs: Inputs) -> list[str]:

@@ -1,6 +1,6 @@
-"""An HTTP API (``AWS::Serverless::HttpApi``): payload 2.0 events and responses, and
+"""An HTTP API (``AWS::Serverless::HttpApi``): payload 2.0 events and responses,
 Lambda authorizers of payload format 2.0 answering ``{isAuthorized, context}``
-(``EnableSimpleResponses``) or an IAM policy.
+(``EnableSimpleResponses``) or an IAM policy, and JWT authorizers (``jwt_authorizer``).
 
 HTTP APIs answer their own errors with fixed bodies that cannot be customised: 404
 ``Not Found``, 401 ``Unauthorized`` (an identity source is missing; the authorizer is
@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -39,9 +39,12 @@ from gatekey_local.http_types import (
     request_time,
     status_code,
 )
+from gatekey_local.jwt_authorizer import IssuerKeys, JwtAllowed, KeysUnavailable
+from gatekey_local.jwt_authorizer import authorize as authorize_jwt
+from gatekey_local.lambda_runner import Functions
 from gatekey_local.local_aws import LOCAL_ACCOUNT_ID, LOCAL_API_ID
 from gatekey_local.routing import CompiledRoute
-from gatekey_local.sam_model import Authorizer
+from gatekey_local.sam_model import Api, Authorizer, Route
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ class HttpGateway(Gateway[PolicyResult | SimpleResult]):
 
     unauthorized_is_an_answer = False
 
+    def __init__(self, api: Api, routes: Sequence[Route], functions: Functions):
+        super().__init__(api, routes, functions)
+        self._issuer_keys = IssuerKeys()
+
     @staticmethod
     def validate_answer(authorizer: Authorizer, answer: Any) -> PolicyResult | SimpleResult:
         if authorizer.simple_responses:
@@ -102,7 +109,14 @@ class HttpGateway(Gateway[PolicyResult | SimpleResult]):
         compiled, path_parameters = matched
         request_context = self._request_context(compiled, request, parts, request_id)
 
-        if compiled.authorizer is not None:
+        if compiled.jwt_authorizer is not None:
+            answer = self._authorize_jwt(compiled, parts, request_id)
+            if isinstance(answer, Response):
+                return answer
+            request_context["authorizer"] = {
+                "jwt": {"claims": dict(answer.claims), "scopes": answer.scopes}
+            }
+        elif compiled.authorizer is not None:
             outcome = self._authorize(
                 compiled.authorizer, request, parts, path_parameters, request_context
             )
@@ -136,6 +150,31 @@ class HttpGateway(Gateway[PolicyResult | SimpleResult]):
         except Exception:
             logger.exception("%s: %s failed", compiled.route.route_key, compiled.route.function_id)
             return _http_error(_HTTP_INTERNAL_ERROR, request_id)
+
+    def _authorize_jwt(
+        self, compiled: CompiledRoute, parts: _HttpRequestParts, request_id: str
+    ) -> JwtAllowed | Response:
+        """API Gateway's own check of the route's JWT; no function is called."""
+        authorizer = compiled.jwt_authorizer
+        assert authorizer is not None
+        header = parts.headers.get(authorizer.identity_header.lower(), "")
+        if not header:
+            return _http_error(_HTTP_UNAUTHORIZED, request_id)
+        try:
+            outcome = authorize_jwt(
+                authorizer, header, compiled.route.authorization_scopes, self._issuer_keys
+            )
+        except (KeysUnavailable, ValueError) as exc:
+            logger.error("JWT authorizer %s cannot check tokens: %s", authorizer.name, exc)
+            return _http_error(_HTTP_INTERNAL_ERROR, request_id)
+        if isinstance(outcome, JwtAllowed):
+            return outcome
+        logger.info("JWT authorizer %s refused a token: %s", authorizer.name, outcome.reason)
+        error = _HTTP_FORBIDDEN if outcome.status == 403 else _HTTP_UNAUTHORIZED
+        response = _http_error(error, request_id)
+        if outcome.www_authenticate is not None:
+            response.headers.append(("www-authenticate", outcome.www_authenticate))
+        return response
 
     def _request_context(
         self,

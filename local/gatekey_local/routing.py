@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from gatekey_local.cloudformation import TemplateError
-from gatekey_local.sam_model import DEFAULT_ROUTE, Api, Authorizer, Route, effective_authorizer
+from gatekey_local.sam_model import (
+    DEFAULT_ROUTE,
+    Api,
+    Authorizer,
+    JwtAuthorizer,
+    Route,
+    effective_authorizer,
+    effective_jwt_authorizer,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,7 @@ class CompiledRoute:
     pattern: re.Pattern[str]
     parameter_names: tuple[str, ...]
     specificity: tuple[bool, tuple[int, ...], bool]
+    jwt_authorizer: JwtAuthorizer | None = None
 
 
 def compile_route(route: Route, api: Api) -> CompiledRoute:
@@ -28,8 +37,11 @@ def compile_route(route: Route, api: Api) -> CompiledRoute:
     which outrank greedy ``{proxy+}`` ones, and an HTTP API's ``$default`` route comes
     last, as in API Gateway."""
     authorizer = effective_authorizer(route, api)
+    jwt_authorizer = effective_jwt_authorizer(route, api)
     if route.path == DEFAULT_ROUTE:
-        return CompiledRoute(route, api, authorizer, re.compile(".*"), (), (True, (), True))
+        return CompiledRoute(
+            route, api, authorizer, re.compile(".*"), (), (True, (), True), jwt_authorizer
+        )
     parts: list[str] = []
     names: list[str] = []
     kinds: list[int] = []
@@ -51,6 +63,7 @@ def compile_route(route: Route, api: Api) -> CompiledRoute:
         pattern=pattern,
         parameter_names=tuple(names),
         specificity=(False, tuple(kinds), route.method == "ANY"),
+        jwt_authorizer=jwt_authorizer,
     )
 
 

@@ -32,6 +32,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gatekey.settings import DEFAULT_TABLE
+from gatekey_local import schedules
 from gatekey_local.cloudformation import TemplateError
 from gatekey_local.dynamodb_local import DynamoDBLocal, DynamoDBLocalError, create_table
 from gatekey_local.lambda_runner import parse_function_source
@@ -41,7 +42,13 @@ from gatekey_local.local_aws import (
     LOCAL_HOST,
     use_local_aws_defaults,
 )
-from gatekey_local.sam_model import Api, FunctionSource, Template, effective_authorizer
+from gatekey_local.sam_model import (
+    Api,
+    FunctionSource,
+    Template,
+    effective_authorizer,
+    effective_jwt_authorizer,
+)
 from gatekey_local.server import (
     ApiGatewayEmulator,
     BackgroundApi,
@@ -141,6 +148,7 @@ def run_local(
     endpoint: str | None = None,
     data_dir: str | Path = ".local",
     authorizer_sources: Mapping[str, FunctionSource] | None = None,
+    parameter_overrides: Mapping[str, str] | None = None,
 ) -> None:
     """Serve the template's APIs on 127.0.0.1 until SIGINT or SIGTERM.
 
@@ -173,10 +181,12 @@ def run_local(
     endpoint = endpoint or environ.get("DYNAMODB_ENDPOINT") or None
     data_path = Path(data_dir)
 
-    overrides = load_template(template_path, table_name=table_name).parameter_overrides_from(
-        environ
+    overrides = load_template(
+        template_path, parameter_overrides, table_name=table_name
+    ).parameter_overrides_from(environ)
+    template = load_template(
+        template_path, {**overrides, **(parameter_overrides or {})}, table_name
     )
-    template = load_template(template_path, overrides, table_name)
     use_local_aws_defaults(environ)
 
     database: DynamoDBLocal | None = None
@@ -234,7 +244,10 @@ def run_local(
                 "GATEKEY_PORT (a template's APIs take consecutive ports from it)"
             ) from exc
         with _stop_requested_by_signal() as stop_requested:
-            with BackgroundApi(emulator) as api:
+            with (
+                BackgroundApi(emulator) as api,
+                schedules.running(template.path, template.functions, emulator.runner) as timers,
+            ):
                 lines: list[str] = []
                 for api_id in api.urls:
                     lines += _route_lines(template.apis[api_id], template)
@@ -242,6 +255,7 @@ def run_local(
                 shared = "" if template.table is not None else ", of the gatekey local run"
                 lines.append(f"DynamoDB endpoint: {endpoint} (table {table_name}{shared})")
                 lines.append(f"Messages (reset and set-password links): {outbox}/*.eml")
+                lines += timers.lines()
                 lines.append(
                     "Logs: one line per request; GATEKEY_LOG_LEVEL=DEBUG adds the functions' "
                     "audit and metric lines."
@@ -328,8 +342,24 @@ def _route_lines(api: Api, template: Template) -> list[str]:
     for route in template.routes:
         if route.api_id == api.logical_id:
             authorizer = effective_authorizer(route, api)
+            jwt_authorizer = effective_jwt_authorizer(route, api)
             guard = f"  [{authorizer.name}]" if authorizer is not None else ""
+            if jwt_authorizer is not None:
+                scopes = " ".join(route.authorization_scopes) or "no scope"
+                guard = f"  [{jwt_authorizer.name}: JWT, {scopes}]"
             lines.append(f"  {route.method:<7} {route.path}{guard}")
+    for jwt_authorizer in api.jwt_authorizers.values():
+        if jwt_authorizer.issuer is None:
+            lines.append(
+                f"  JWT authorizer {jwt_authorizer.name}: its issuer or audience is a value "
+                "only AWS knows (an import); its routes answer 500 until you give them "
+                "with --parameter-overrides"
+            )
+        else:
+            lines.append(
+                f"  JWT authorizer {jwt_authorizer.name}: issuer {jwt_authorizer.issuer}, "
+                f"audience {' '.join(jwt_authorizer.audiences or ())}"
+            )
     return lines
 
 
@@ -405,6 +435,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "app.lambda_handler)",
     )
     parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        help="template parameters, as sam's --parameter-overrides (e.g. the consumer "
+        "example's GatekeyIssuer=http://127.0.0.1:3000 GatekeyAudience=http://127.0.0.1:3000)",
+    )
+    parser.add_argument(
         "--data-dir",
         default=".local",
         help="where local data persists, and where the signing key is read (default .local)",
@@ -417,11 +455,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not separator:
                 raise ValueError(f"expected NAME=CODE_DIR:MODULE.FUNCTION, got {spec!r}")
             sources[name] = parse_function_source(source)
+        overrides = {}
+        for spec in arguments.parameter_overrides:
+            name, separator, value = spec.partition("=")
+            if not separator or not name:
+                raise ValueError(f"expected NAME=VALUE, got {spec!r}")
+            overrides[name] = value
         run_local(
             arguments.template,
             port=arguments.port,
             data_dir=arguments.data_dir,
             authorizer_sources=sources,
+            parameter_overrides=overrides,
         )
     except (LocalRunError, DynamoDBLocalError, TemplateError, ValueError) as exc:
         print(f"gatekey local: error: {exc}", file=sys.stderr)

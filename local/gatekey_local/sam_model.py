@@ -53,6 +53,9 @@ class Route:
     path: str
     method: str
     authorizer: str | None
+    authorization_scopes: tuple[str, ...] = ()
+    """An HTTP API route's ``AuthorizationScopes``: a JWT authorizer lets the request in
+    when the token has at least one of them."""
 
     @property
     def route_key(self) -> str:
@@ -83,6 +86,22 @@ class Authorizer:
 
 
 @dataclass(frozen=True)
+class JwtAuthorizer:
+    """An HTTP API's JWT authorizer (``JwtConfiguration``): API Gateway itself checks the
+    token against the issuer's published keys; no function is called.
+
+    ``issuer`` and ``audiences`` are None when only AWS can resolve them (an imported
+    value): the local API then answers its routes 500 and says so at start-up.
+    """
+
+    name: str
+    issuer: str | None
+    audiences: tuple[str, ...] | None
+    identity_header: str
+    """The header of ``IdentitySource`` (``$request.header.Authorization``)."""
+
+
+@dataclass(frozen=True)
 class GatewayResponse:
     """A customised API Gateway response (status, body templates, static headers)."""
 
@@ -105,6 +124,8 @@ class Api:
     gateway_responses: Mapping[str, GatewayResponse]
     protocol: Literal["REST", "HTTP"] = "REST"
     stage_variables: Mapping[str, str] = field(default_factory=dict)
+    jwt_authorizers: Mapping[str, JwtAuthorizer] = field(default_factory=dict)
+    """An HTTP API's JWT authorizers by name (``authorizers`` holds its Lambda ones)."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +166,18 @@ class Template:
 
 
 def effective_authorizer(route: Route, api: Api) -> Authorizer | None:
-    """The authorizer API Gateway runs for ``route``: its own, else the API default."""
+    """The Lambda authorizer API Gateway runs for ``route``: its own, else the API
+    default; None when the route is public or behind a JWT authorizer."""
+    name = _authorizer_name(route, api)
+    return None if name is None else api.authorizers.get(name)
+
+
+def effective_jwt_authorizer(route: Route, api: Api) -> JwtAuthorizer | None:
+    """The JWT authorizer of ``route`` (its own, else the API default), if it has one."""
+    name = _authorizer_name(route, api)
+    return None if name is None else api.jwt_authorizers.get(name)
+
+
+def _authorizer_name(route: Route, api: Api) -> str | None:
     name = route.authorizer if route.authorizer is not None else api.default_authorizer
-    if name in (None, "NONE"):
-        return None
-    return api.authorizers[name]
+    return None if name in (None, "NONE") else name

@@ -1,6 +1,7 @@
 """Reading a template's APIs: ``AWS::Serverless::Api`` and ``AWS::Serverless::HttpApi``
-resources (and the implicit ones), their Lambda authorizers, gateway responses and
-stage variables, and the ``Api``/``HttpApi`` events of functions as routes."""
+resources (and the implicit ones), their Lambda authorizers (and an HTTP API's JWT
+authorizers), gateway responses and stage variables, and the ``Api``/``HttpApi`` events
+of functions as routes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from gatekey_local.sam_model import (
     Api,
     Authorizer,
     GatewayResponse,
+    JwtAuthorizer,
     Route,
 )
 
@@ -182,14 +184,32 @@ def _http_api(
     resolver: Resolver,
 ) -> Api:
     properties = {**(globals_section.get("HttpApi") or {}), **own_properties}
+    auth: Mapping[str, Any] = properties.get("Auth") or {}
+    definitions: Mapping[str, Any] = auth.get("Authorizers") or {}
+    jwt_authorizers = {
+        name: _jwt_authorizer(logical_id, name, definition, resolver)
+        for name, definition in definitions.items()
+        if "JwtConfiguration" in definition
+    }
+    default_name = auth.get("DefaultAuthorizer")
+    lambda_auth = {
+        **auth,
+        "Authorizers": {
+            name: definition
+            for name, definition in definitions.items()
+            if name not in jwt_authorizers
+        },
+        "DefaultAuthorizer": None if default_name in jwt_authorizers else default_name,
+    }
     default_authorizer, authorizers = _api_authorizers(
         logical_id,
-        properties,
+        {**properties, "Auth": lambda_auth},
         resolver,
         _http_authorizer,
-        "is not a Lambda authorizer defined on this API "
-        "(the local API emulates Lambda authorizers only)",
+        "is not an authorizer defined on this API",
     )
+    if default_name in jwt_authorizers:
+        default_authorizer = default_name
     api = Api(
         logical_id=logical_id,
         stage_name=_stage_name(logical_id, properties, resolver, "$default"),
@@ -198,6 +218,7 @@ def _http_api(
         gateway_responses={},
         protocol="HTTP",
         stage_variables=_stage_variables(logical_id, properties.get("StageVariables"), resolver),
+        jwt_authorizers=jwt_authorizers,
     )
     if ROUTE_SCOPES_VARIABLE in api.stage_variables:
         for authorizer in authorizers.values():
@@ -214,13 +235,51 @@ def _http_api(
     return api
 
 
+_HEADER_IDENTITY_SOURCE = re.compile(r"\$request\.header\.([A-Za-z0-9!#$%&'*+.^_`|~-]+)")
+
+
+def _jwt_authorizer(
+    api_id: str, name: str, definition: Mapping[str, Any], resolver: Resolver
+) -> JwtAuthorizer:
+    """SAM's ``JwtConfiguration`` (``issuer``, ``audience``; CloudFormation spells them
+    ``Issuer``, ``Audience``) and ``IdentitySource``, one request header."""
+    where = f"{api_id}: JWT authorizer {name}"
+    if "AuthorizationScopes" in definition:
+        raise TemplateError(
+            f"{where}: AuthorizationScopes on the authorizer are not emulated; put them on "
+            "each route's Auth"
+        )
+    source = resolver.text(definition.get("IdentitySource", "$request.header.Authorization"))
+    header = _HEADER_IDENTITY_SOURCE.fullmatch(source)
+    if header is None:
+        raise TemplateError(
+            f"{where}: IdentitySource {source!r}; the local API emulates one $request.header.<name>"
+        )
+    configuration: Mapping[str, Any] = definition["JwtConfiguration"] or {}
+    raw_issuer = configuration.get("issuer", configuration.get("Issuer"))
+    raw_audience = configuration.get("audience", configuration.get("Audience"))
+    if raw_issuer is None or not raw_audience:
+        raise TemplateError(f"{where}: JwtConfiguration needs an issuer and an audience")
+    try:
+        issuer: str | None = resolver.text(raw_issuer)
+        audience = resolver.value(raw_audience)
+        audiences: tuple[str, ...] | None = tuple(
+            str(item) for item in (audience if isinstance(audience, list) else [audience])
+        )
+    except Unresolvable:
+        issuer, audiences = None, None  # an imported value: the local API says so
+    return JwtAuthorizer(
+        name=name, issuer=issuer, audiences=audiences, identity_header=header.group(1)
+    )
+
+
 def _http_authorizer(
     api_id: str, name: str, definition: Mapping[str, Any], resolver: Resolver
 ) -> Authorizer:
     if "FunctionArn" not in definition:
         raise TemplateError(
-            f"{api_id}: authorizer {name} is not a Lambda authorizer (JWT authorizers are "
-            "not emulated)"
+            f"{api_id}: authorizer {name} is neither a Lambda authorizer (FunctionArn) nor "
+            "a JWT authorizer (JwtConfiguration)"
         )
     version = resolver.text(definition.get("AuthorizerPayloadFormatVersion", ""))
     if version != "2.0":
@@ -308,12 +367,14 @@ def _routes(resources: Mapping[str, Any], resolver: Resolver) -> Iterable[Route]
                 path = resolver.text(properties["Path"])
                 method = resolver.text(properties["Method"]).upper()
             auth: Mapping[str, Any] = properties.get("Auth") or {}
+            scopes = resolver.value(auth.get("AuthorizationScopes") or [])
             yield Route(
                 function_id=logical_id,
                 api_id=api_id,
                 path=path,
                 method=method,
                 authorizer=auth.get("Authorizer"),
+                authorization_scopes=tuple(str(scope) for scope in scopes),
             )
 
 
@@ -337,10 +398,17 @@ def _check_route(route: Route, apis: Mapping[str, Api]) -> None:
     api = apis.get(route.api_id)
     if api is None:
         raise TemplateError(f"{route.function_id}: API {route.api_id} is not an API here")
-    if route.authorizer in (None, "NONE"):
-        return
-    if route.authorizer not in api.authorizers:
+    where = f"{route.function_id} {route.method} {route.path}"
+    if route.authorizer not in (None, "NONE") and not (
+        route.authorizer in api.authorizers or route.authorizer in api.jwt_authorizers
+    ):
         raise TemplateError(
-            f"{route.function_id} {route.method} {route.path}: authorizer {route.authorizer} "
-            f"is not defined on {route.api_id} (the local API emulates Lambda authorizers only)"
+            f"{where}: authorizer {route.authorizer} is not defined on {route.api_id}"
         )
+    if route.authorization_scopes and api.protocol == "HTTP":
+        name = route.authorizer if route.authorizer is not None else api.default_authorizer
+        if name not in api.jwt_authorizers:
+            # API Gateway refuses the route: scopes are for JWT authorizers only.
+            raise TemplateError(
+                f"{where}: AuthorizationScopes need a JWT authorizer; {name} is not one"
+            )

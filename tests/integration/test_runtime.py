@@ -199,9 +199,9 @@ def test_consumer_example_runs_against_the_gatekey_table(tmp_path, gatekey_env):
         extra_args=("--authorizer", authorizer),
     ) as (_, log_path):
         urls = URL_LINE.findall(log_path.read_text())
-        assert len(urls) == 2, "one REST and one HTTP API"
+        assert len(urls) == 3, "the orders REST and HTTP APIs, the metered reports API"
         with requests.Session() as session:
-            for url, api in zip(urls, ("rest", "http"), strict=True):
+            for url, api in zip(urls[:2], ("rest", "http"), strict=True):
                 allowed = session.get(
                     f"{url}/orders", headers={"Authorization": key["token"]}, timeout=10
                 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gatekey_local.cloudformation import TemplateError, load_yaml
-from gatekey_local.sam_model import effective_authorizer
+from gatekey_local.sam_model import JwtAuthorizer, effective_authorizer, effective_jwt_authorizer
 from gatekey_local.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -340,8 +340,8 @@ def test_consumer_example_has_a_rest_and_an_http_api_sharing_an_imported_authori
             "GET /orders/{id}",
             "GET /orders/{id}/refunds",
         )
-    } | {("ReportsRestApi", "GET /reports")}
-    routes = {route.api_id: route for route in template.routes}
+    } | {("ReportsRestApi", "GET /reports"), ("OrdersHttpApi", "GET /native/orders")}
+    routes = {route.api_id: route for route in template.routes if route.path == "/orders"}
     assert (
         rest.stage_variables
         == http.stage_variables
@@ -448,13 +448,54 @@ LAMBDA_2 = "A: {FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: '2.
 ROUTE = "{ApiId: !Ref Http, Path: /x, Method: get}"
 
 
+def test_consumer_native_route_is_behind_the_jwt_authorizer_on_gatekeys_outputs():
+    """Issuer and audience are gatekey's outputs: imported on AWS (unknown locally, where
+    the route answers 500), or given as parameters."""
+    native = next(
+        route for route in load_template(CONSUMER).routes if route.path == "/native/orders"
+    )
+    assert native.authorization_scopes == ("orders:read", "orders:*", "*")
+    imported = load_template(CONSUMER).apis["OrdersHttpApi"]
+    assert effective_jwt_authorizer(native, imported) == JwtAuthorizer(
+        name="GatekeyJwt", issuer=None, audiences=None, identity_header="Authorization"
+    )
+    assert effective_authorizer(native, imported) is None
+    given = load_template(
+        CONSUMER, {"GatekeyIssuer": "https://gk.example/v1", "GatekeyAudience": "orders"}
+    ).apis["OrdersHttpApi"]
+    jwt_authorizer = effective_jwt_authorizer(native, given)
+    assert jwt_authorizer is not None
+    assert (jwt_authorizer.issuer, jwt_authorizer.audiences) == (
+        "https://gk.example/v1",
+        ("orders",),
+    )
+    assert given.default_authorizer == "GatekeyAuthorizer"
+
+
 @pytest.mark.parametrize(
     ("authorizer", "event", "reason"),
     [
         (
             "Jwt: {IdentitySource: $request.header.Authorization, JwtConfiguration: {}}",
             ROUTE,
-            "JWT authorizers are not emulated",
+            "needs an issuer and an audience",
+        ),
+        (
+            "Jwt: {IdentitySource: $request.querystring.t, "
+            "JwtConfiguration: {issuer: 'https://i', audience: [a]}}",
+            ROUTE,
+            r"one \$request.header",
+        ),
+        (
+            "Jwt: {AuthorizationScopes: [a], "
+            "JwtConfiguration: {issuer: 'https://i', audience: [a]}}",
+            ROUTE,
+            "on each route's Auth",
+        ),
+        (
+            LAMBDA_2,
+            "{ApiId: !Ref Http, Path: /x, Auth: {Authorizer: A, AuthorizationScopes: [a]}}",
+            "need a JWT authorizer",
         ),
         (
             "A: {FunctionArn: !GetAtt Fn.Arn, AuthorizerPayloadFormatVersion: '1.0'}",

@@ -3,6 +3,10 @@
 REST APIs (payload 1.0) put the authorizer context at requestContext.authorizer; HTTP
 APIs (payload 2.0) at requestContext.authorizer.lambda. Either way the values are
 strings or scalars: user_id, account_id, email, role, token_type, key_handle, ...
+
+The route behind API Gateway's own JWT authorizer (GET /native/orders) gets no gatekey
+context: only the token's claims, every value a string, at
+requestContext.authorizer.jwt.claims, and its scopes at .jwt.scopes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     API) lists reports. API Gateway has already checked the route's scope and the key's
     limits: only callers holding them get this far."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if "jwt" in authorizer:
+        return _native(authorizer["jwt"])
     caller = authorizer.get("lambda", authorizer)  # HTTP API nests it under "lambda"
     method = event.get("httpMethod") or event.get("requestContext", {}).get("http", {}).get(
         "method"
@@ -45,6 +51,29 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body["orders"] = []
     return {
         "statusCode": 201 if method == "POST" else 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+def _native(jwt: dict[str, Any]) -> dict[str, Any]:
+    """GET /native/orders: API Gateway checked the token's signature, issuer, audience,
+    expiry and scope; who the caller is comes from the claims (sub is the user, client_id
+    is there when an OAuth client got the token)."""
+    claims = jwt.get("claims") or {}
+    body: dict[str, Any] = {
+        "orders": [],
+        "caller": {
+            "user_id": claims.get("sub"),
+            "account_id": claims.get("account_id"),
+            "client_id": claims.get("client_id"),
+            "scopes": jwt.get("scopes"),
+        },
+        "claims": claims,
+        "api": "http-jwt",
+    }
+    return {
+        "statusCode": 200,
         "headers": {"Content-Type": "application/json"},
         "body": json.dumps(body),
     }
