@@ -4,8 +4,9 @@ __version__ = "0.1.0"
 
 
 def reset_caches() -> None:
-    """Forgets every container-level cache (settings, stores, keyrings, remembered keys and usage counts), as a new
-    container would; for tests and the local runtime after the environment changed.
+    """Forgets every container-level cache (settings, stores, keyrings, remembered keys
+    and usage counts), as a new container would; for tests and the local runtime after
+    the environment changed.
 
     Imports lazily, so `import gatekey` stays free for the authorizer's cold start.
     """
