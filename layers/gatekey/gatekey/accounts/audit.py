@@ -52,6 +52,7 @@ KEY_CREATED = "key.created"
 KEY_UPDATED = "key.updated"
 KEY_ROTATED = "key.rotated"
 KEY_DELETED = "key.deleted"
+KEY_EXPIRY_WARNED = "key.expiry_warned"
 TOKEN_REVOKED = "token.revoked"
 BOT_CREATED = "bot.created"
 BOT_DELETED = "bot.deleted"
@@ -76,6 +77,7 @@ ACTIONS: tuple[str, ...] = (
     KEY_UPDATED,
     KEY_ROTATED,
     KEY_DELETED,
+    KEY_EXPIRY_WARNED,
     TOKEN_REVOKED,
     BOT_CREATED,
     BOT_DELETED,
