@@ -17,11 +17,13 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler import Response
 
 from gatekey.edges.api import create_app, lambda_handler_for
+from gatekey.settings import DEFAULT_KEY_PREFIX, key_prefix
 
 HERE = Path(__file__).resolve().parent
 CSS_MARKER = "/* console.css */"
 JS_MARKER = "/* console.js */"
 QR_MARKER = "/* qrcode.js */"
+KEY_PREFIX_MARKER = "{{key_prefix}}"  # where the page shows what tokens start with
 HTML = "text/html; charset=utf-8"
 
 app = create_app()
@@ -40,12 +42,16 @@ def _inline(template: str, marker: str, text: str, closing_tag: str) -> str:
     return template.replace(marker, text)
 
 
-def build_page(directory: Path = HERE) -> tuple[str, dict[str, str]]:
-    """The page with its CSS and JS inlined, and the headers that pin them."""
+def build_page(
+    directory: Path = HERE, prefix: str = DEFAULT_KEY_PREFIX
+) -> tuple[str, dict[str, str]]:
+    """The page with its CSS and JS inlined, the API key prefix (KeyPrefix) where it
+    shows one, and the headers that pin them."""
     css = (directory / "console.css").read_text(encoding="utf-8")
     js = (directory / "console.js").read_text(encoding="utf-8")
     qr = (directory / "qrcode.js").read_text(encoding="utf-8")
     html = (directory / "console.html").read_text(encoding="utf-8")
+    html = html.replace(KEY_PREFIX_MARKER, prefix)  # [a-z0-9_]: nothing to escape
     html = _inline(html, CSS_MARKER, css, "</style")
     html = _inline(html, QR_MARKER, qr, "</script")
     html = _inline(html, JS_MARKER, js, "</script")
@@ -77,7 +83,7 @@ def build_page(directory: Path = HERE) -> tuple[str, dict[str, str]]:
     return html, headers
 
 
-PAGE, HEADERS = build_page()
+PAGE, HEADERS = build_page(prefix=key_prefix())
 
 
 @app.get("/console")

@@ -2264,7 +2264,6 @@
     "key.updated",
     "key.rotated",
     "key.deleted",
-    "key.expiry_warned",
     "token.revoked",
     "bot.created",
     "bot.deleted",

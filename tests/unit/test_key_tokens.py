@@ -73,3 +73,18 @@ def test_checksum_and_tag_are_compared_in_constant_time(monkeypatch):
     key_tokens.parse_token(KEYRING, token())
     assert ("str", key_tokens.CHECKSUM_CHARS) in calls
     assert ("bytes", key_tokens.TAG_BYTES) in calls
+
+
+def test_another_prefix_round_trips_and_the_prefix_is_in_the_checksum():
+    value = key_tokens.make_token(
+        KEYRING, key_id=KEY_ID, version=3, secret_kid="k1", prefix="acme_"
+    )
+    assert value.startswith("acme_") and len(value) == 65
+    assert key_tokens.parse_token(KEYRING, value, "acme_").key_id == KEY_ID
+    for other in ("gk_", "acmf_"):
+        with pytest.raises(InvalidToken):
+            key_tokens.parse_token(KEYRING, other + value[5:], other)
+    with pytest.raises(InvalidToken):
+        key_tokens.parse_token(KEYRING, value)  # under the default prefix
+    with pytest.raises(InvalidToken):
+        key_tokens.parse_token(KEYRING, token() + "\n")

@@ -48,6 +48,12 @@ def test_environment_overrides_every_setting():
         ("GATEKEY_SESSION_IDLE_SECONDS", "0"),
         ("GATEKEY_TOUCH_INTERVAL_SECONDS", "-1"),
         ("GATEKEY_BIND_USER_AGENT", "maybe"),
+        ("GATEKEY_KEY_PREFIX", "gk"),
+        ("GATEKEY_KEY_PREFIX", "GK_"),
+        ("GATEKEY_KEY_PREFIX", "_"),
+        ("GATEKEY_KEY_PREFIX", "abcdefghij_"),
+        ("GATEKEY_KEY_PREFIX", "g-k_"),
+        ("GATEKEY_KEY_PREFIX", "gk_\n"),
     ],
 )
 def test_bad_values_refuse_to_start(name, value):
@@ -89,3 +95,9 @@ def test_template_parameter_defaults_are_the_settings_defaults():
     assert len(checked) >= 8, checked
     secret = {"GATEKEY_SECRET": "s" * 40}
     assert Settings.from_environ({**secret, **checked}) == Settings.from_environ(secret)
+
+
+def test_the_key_prefix_is_gk_unless_configured():
+    assert Settings.from_environ(BASE).key_prefix == "gk_"
+    assert Settings.from_environ({**BASE, "GATEKEY_KEY_PREFIX": "acme_"}).key_prefix == "acme_"
+    assert Settings.from_environ({**BASE, "GATEKEY_KEY_PREFIX": "a_b_c_de_"}).key_prefix

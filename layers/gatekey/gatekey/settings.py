@@ -7,6 +7,7 @@ module on every cold start, and pydantic would double its import time.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -32,9 +33,14 @@ ENV_CONSOLE_URL = "GATEKEY_CONSOLE_URL"
 ENV_CONSOLE_URL_PARAMETER = "GATEKEY_CONSOLE_URL_PARAMETER"
 ENV_AUDIT_RETENTION_DAYS = "GATEKEY_AUDIT_RETENTION_DAYS"
 ENV_LOCAL_KMS_DIR = "GATEKEY_LOCAL_KMS_DIR"
+ENV_KEY_PREFIX = "GATEKEY_KEY_PREFIX"
 
 DEFAULT_TABLE = "gatekey"
 DEFAULT_OUTBOX_DIR = ".local/outbox"
+DEFAULT_KEY_PREFIX = "gk_"
+# 2 to 10 of [a-z0-9_], ending with `_` (the template's KeyPrefix AllowedPattern): never
+# the start of a JWT (`eyJ`), and the token's base62 body cannot run into it.
+KEY_PREFIX_PATTERN = re.compile(r"^[a-z0-9_]{1,9}_\Z")
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Settings:
     console_url: str | None = None  # base of the links in messages (never the request's)
     console_url_parameter: str | None = None  # else the SSM parameter holding it (AWS)
     local_kms_dir: str | None = None  # the local KMS stand-in's key files (never on AWS)
+    key_prefix: str = DEFAULT_KEY_PREFIX  # what API key tokens start with (KeyPrefix)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -105,10 +112,22 @@ class Settings:
             console_url=(env.get(ENV_CONSOLE_URL) or "").strip().rstrip("/") or None,
             console_url_parameter=(env.get(ENV_CONSOLE_URL_PARAMETER) or "").strip() or None,
             local_kms_dir=(env.get(ENV_LOCAL_KMS_DIR) or "").strip() or None,
+            key_prefix=key_prefix(env),
         )
         if settings.secret is None and settings.secret_arn is None:
             raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")
         return settings
+
+
+def key_prefix(environ: dict[str, str] | None = None) -> str:
+    """The API key token prefix (`GATEKEY_KEY_PREFIX`, the KeyPrefix parameter), checked."""
+    env = os.environ if environ is None else environ
+    raw = env.get(ENV_KEY_PREFIX) or DEFAULT_KEY_PREFIX
+    if not KEY_PREFIX_PATTERN.match(raw):
+        raise ConfigurationError(
+            f"{ENV_KEY_PREFIX} must be 2 to 10 of a-z, 0-9 and _, ending with _, not {raw!r}"
+        )
+    return raw
 
 
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:

@@ -52,8 +52,8 @@ KEY_CREATED = "key.created"
 KEY_UPDATED = "key.updated"
 KEY_ROTATED = "key.rotated"
 KEY_DELETED = "key.deleted"
-KEY_EXPIRY_WARNED = "key.expiry_warned"
 TOKEN_REVOKED = "token.revoked"
+KEY_LEAKED_REVOKED = "key.leaked_revoked"  # POST /credentials/revoke: a leak report
 BOT_CREATED = "bot.created"
 BOT_DELETED = "bot.deleted"
 BOT_TOKEN_REGENERATED = "bot.token_regenerated"
@@ -77,8 +77,8 @@ ACTIONS: tuple[str, ...] = (
     KEY_UPDATED,
     KEY_ROTATED,
     KEY_DELETED,
-    KEY_EXPIRY_WARNED,
     TOKEN_REVOKED,
+    KEY_LEAKED_REVOKED,
     BOT_CREATED,
     BOT_DELETED,
     BOT_TOKEN_REGENERATED,

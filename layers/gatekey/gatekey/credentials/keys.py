@@ -14,6 +14,7 @@ from gatekey.errors import Conflict, InvalidToken, NotFound, OwnerChanged, Valid
 from gatekey.policy import Action
 from gatekey.principal import Principal
 from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
+from gatekey.settings import key_prefix
 from gatekey.store import Item, Store, item_keys
 from gatekey.tokens import key_tokens
 from gatekey.tokens.keyring import Keyring
@@ -39,9 +40,18 @@ def key_view(key: ApiKey, keyring: Keyring | None = None) -> dict[str, Any]:
     if key.type == JWT:
         view["kid"] = key.key_id
     if keyring is not None:
-        make = key_tokens.make_client_secret if key.type == JWT else key_tokens.make_token
-        secret = make(keyring, key_id=key.key_id, version=key.version, secret_kid=key.secret_kid)
-        view["secret" if key.type == JWT else "token"] = secret
+        if key.type == JWT:
+            view["secret"] = key_tokens.make_client_secret(
+                keyring, key_id=key.key_id, version=key.version, secret_kid=key.secret_kid
+            )
+        else:
+            view["token"] = key_tokens.make_token(
+                keyring,
+                key_id=key.key_id,
+                version=key.version,
+                secret_kid=key.secret_kid,
+                prefix=key_prefix(),
+            )
     return view
 
 

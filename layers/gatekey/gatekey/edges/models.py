@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -220,6 +220,16 @@ class RevokeRequest(StrictModel):
 
     token: str = Field(min_length=1, max_length=4096)
     token_type_hint: str | None = Field(default=None, max_length=64)
+
+
+class LeakReport(StrictModel):
+    """`POST /credentials/revoke`: strings found in public that may be gatekey tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credentials: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=100
+    )
 
 
 # -- user administration (issue #12, part A) ------------------------------------------

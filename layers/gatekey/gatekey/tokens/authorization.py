@@ -167,7 +167,7 @@ class Authorizer:
         sessions_allowed: bool = True,
         source_ip: str | None = None,
     ) -> Principal:
-        if token.startswith(key_tokens.PREFIX):
+        if token.startswith(self.settings.key_prefix):
             return self._authorize_api_key(token, enforce=enforce, source_ip=source_ip)
         kid = jwt_kid(token)
         if kid in self.keyring.keys:
@@ -314,7 +314,7 @@ class Authorizer:
     def _authorize_api_key(
         self, token: str, *, enforce: bool, source_ip: str | None = None
     ) -> Principal:
-        claims = key_tokens.parse_token(self.keyring, token)
+        claims = key_tokens.parse_token(self.keyring, token, self.settings.key_prefix)
         version = (claims.version, claims.secret_kid)
         image = metering.remembered(claims.key_id) if enforce else None
         if image is not None and _authorizes(image, TOKEN, version):
