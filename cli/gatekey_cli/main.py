@@ -256,6 +256,17 @@ def key_revoke(args: argparse.Namespace) -> dict[str, Any]:
     return {"user_id": user.user_id, "handle": args.handle, "revoked": True}
 
 
+# -- expiry warnings ------------------------------------------------------------------
+
+
+def notify_expiring(args: argparse.Namespace) -> dict[str, Any]:
+    """What the daily NotifyExpiringFunction does, once, now: the same service, so a key
+    warned here is not warned again by the schedule (nor the other way round)."""
+    from gatekey.credentials.expiry import ExpiryWarnings
+
+    return ExpiryWarnings(_store(args)).run()
+
+
 # -- helpers --------------------------------------------------------------------------
 
 
@@ -412,6 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--handle", required=True, help="handle of the key (see `gatekey key list`)"
     )
 
+    _command(
+        commands,
+        "notify-expiring",
+        notify_expiring,
+        "mail the owners of keys and bot tokens that expire within 7 days (and 1 day), "
+        "once each, as the daily schedule does (SES with GATEKEY_SENDER_EMAIL, else the "
+        "outbox GATEKEY_OUTBOX_DIR, default .local/outbox)",
+    )
     commands.add_parser(
         "local",
         help="run DynamoDB Local and the local APIs, as `make run` does "

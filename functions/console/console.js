@@ -2264,6 +2264,7 @@
     "key.updated",
     "key.rotated",
     "key.deleted",
+    "key.expiry_warned",
     "token.revoked",
     "bot.created",
     "bot.deleted",

@@ -22,6 +22,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from gatekey.records import ApiKey
 from gatekey.store import get_store
 from gatekey_local.lambda_runner import FunctionRunner
 from gatekey_local.server import serve_in_thread
@@ -35,6 +36,7 @@ from tests.helpers import USER_AGENT, make_user, reset_gatekey_caches
 ROUTE_TEMPLATE = Path(os.environ.get("GATEKEY_TEST_TEMPLATE") or TEMPLATE)
 PARAMETERS = {"AuthorizerCacheSeconds": "0"}
 OTHER_AGENT = "someone-else/2.0"
+EXPIRING_BOTS_KEY = {"expires_in_days": 2, "scopes": ["*", "gatekey:bots"]}
 
 requested: set[tuple[str, str]] = set()
 finished: set[str] = set()
@@ -179,7 +181,8 @@ def test_sessions_logout_and_access_token_revocation(client):
 
 def test_api_keys(client):
     token = login(client, make_user())["access_token"]
-    created = client.post("/user/keys", token=token, json={"handle": "ci"})
+    # an expiry: the key's marker is written with it (Keys) and deleted with it (Revoke)
+    created = client.post("/user/keys", token=token, json={"handle": "ci", "expires_in_days": 3})
     assert created.status_code == 201, created.text
     key = created.json()
     listed = client.get("/user/keys", token=token)
@@ -202,7 +205,7 @@ def test_api_keys(client):
     usage = client.get("/user/keys/metered/usage?days=2", token=token)
     assert usage.status_code == 200, usage.text
     assert usage.json()["days"][-1]["allowed"] == 1
-    client.post("/user/keys", token=token, json={"handle": "gone"})
+    client.post("/user/keys", token=token, json={"handle": "gone", "expires_in_days": 3})
     assert client.delete("/user/keys/gone", token=token).status_code == 204
     assert client.get("/user/keys/gone", token=token).status_code == 404
     assert key["handle"] == "ci"
@@ -220,7 +223,11 @@ def test_client_jwts(client):
 
 def test_bots(client):
     admin = make_user(admin=True)
-    token = login(client, admin)["access_token"]
+    session = login(client, admin)["access_token"]
+    # an admin's expiring key: the bot tokens it makes expire with it, so they have expiry
+    # markers, written and deleted with them
+    made = client.post("/user/keys", token=session, json=EXPIRING_BOTS_KEY | {"handle": "b"})
+    token = made.json()["token"]
     created = client.post(
         "/account/bots", token=token, json={"name": f"bot-{uuid.uuid4().hex[:6]}"}
     )
@@ -235,6 +242,30 @@ def test_bots(client):
     assert client.get("/user", headers={"Authorization": bot_token}).status_code == 200
     assert client.delete(f"/account/bots/{bot_id}", token=token).status_code == 204
     assert client.get("/user", headers={"Authorization": bot_token}).status_code == 401
+
+
+def test_scheduled_expiry_warnings(client):
+    """NotifyExpiringFunction, invoked as EventBridge does, under its role: it reads the
+    week's markers, the keys and owners, a bot's admins, claims each warning, drops a
+    marker whose key is gone, and records the events."""
+    admin = make_user(admin=True)
+    session = login(client, admin)["access_token"]
+    made = client.post("/user/keys", token=session, json=EXPIRING_BOTS_KEY | {"handle": "x"})
+    assert made.status_code == 201, made.text
+    bot = client.post("/account/bots", token=made.json()["token"], json={"name": "expiring"})
+    assert bot.status_code == 201, bot.text
+    gone = get_store().get_key_by_handle(admin.user_id, "x")
+    assert gone is not None
+    store = get_store()
+    orphan = ApiKey.from_item({**gone.to_item(), "key_id": str(uuid.uuid4())})
+    store._transact(store._expiry_marker_actions(orphan))  # a marker whose key is gone
+    report = client.functions.invoke(
+        "NotifyExpiringFunction", helpers.load_event("scheduled_daily.json")
+    )
+    warned = {(w["user_id"], w["handle"]) for w in report["warned"]}
+    assert (admin.user_id, "x") in warned
+    assert (bot.json()["bot"]["id"], "bot-token") in warned
+    assert report["dropped"] >= 1
 
 
 def mailed_token(address: str) -> str:
@@ -266,7 +297,7 @@ def test_users_and_audit(client):
     token = login(client, admin)["access_token"]
     member = make_user(account_id=admin.account_id)
     member_token = login(client, member)["access_token"]  # a session to rewrite and end
-    key = client.post("/user/keys", token=member_token, json={"handle": "m"})
+    key = client.post("/user/keys", token=member_token, json={"handle": "m", "expires_in_days": 3})
     assert key.status_code == 201, key.text  # a key to rewrite and end
     invited = client.post(
         "/account/users", token=token, json={"email": f"new-{uuid.uuid4().hex[:8]}@example.com"}

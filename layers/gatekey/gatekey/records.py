@@ -280,3 +280,31 @@ class User(_Record):
             recovery_kid=item.get("recovery_kid"),
             credentials_version=int(item.get("credentials_version") or 0),
         )
+
+
+@dataclass(frozen=True)
+class ExpiryMarker(_Record):
+    """The marker of a key or bot token that expires: what its warning needs, and which
+    warnings were sent (`warned_7d`, `warned_1d`: when)."""
+
+    key_id: str
+    user_id: str
+    account_id: str
+    handle: str
+    expires_at: int
+    is_bot: bool = False
+    warned_7d: int | None = None
+    warned_1d: int | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        return cls(
+            key_id=str(item["key_id"]),
+            user_id=str(item["user_id"]),
+            account_id=str(item["account_id"]),
+            handle=str(item["handle"]),
+            expires_at=int(item["expires_at"]),
+            is_bot=bool(item.get("is_bot", False)),
+            warned_7d=_int(item.get("warned_7d")),
+            warned_1d=_int(item.get("warned_1d")),
+        )

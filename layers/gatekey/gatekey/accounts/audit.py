@@ -52,6 +52,7 @@ KEY_CREATED = "key.created"
 KEY_UPDATED = "key.updated"
 KEY_ROTATED = "key.rotated"
 KEY_DELETED = "key.deleted"
+KEY_EXPIRY_WARNED = "key.expiry_warned"
 TOKEN_REVOKED = "token.revoked"
 KEY_LEAKED_REVOKED = "key.leaked_revoked"  # POST /credentials/revoke: a leak report
 BOT_CREATED = "bot.created"
@@ -77,6 +78,7 @@ ACTIONS: tuple[str, ...] = (
     KEY_UPDATED,
     KEY_ROTATED,
     KEY_DELETED,
+    KEY_EXPIRY_WARNED,
     TOKEN_REVOKED,
     KEY_LEAKED_REVOKED,
     BOT_CREATED,

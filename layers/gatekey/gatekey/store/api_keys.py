@@ -8,21 +8,27 @@ from typing import Any
 from gatekey.errors import Conflict, NotFound
 from gatekey.records import ApiKey
 from gatekey.store import item_keys
-from gatekey.store.base import Action, StoreBase
+from gatekey.store.base import Action
+from gatekey.store.expiry_markers import ExpiryMarkers
 from gatekey.store.serialization import Item, from_item
 
 
-class ApiKeys(StoreBase):
+class ApiKeys(ExpiryMarkers):
     def _key_actions(self, key: ApiKey) -> list[Action]:
         """The key item and its handle claim; the claim makes the handle unique per user."""
         item = {**key.to_item(), **item_keys.api_key(key.key_id)}
         claim = {**item_keys.key_handle(key.user_id, key.handle), "key_id": key.key_id}
-        return [self._put_action(claim), self._put_action(item)]
+        return [
+            self._put_action(claim),
+            self._put_action(item),
+            *self._expiry_marker_actions(key),
+        ]
 
     def _key_delete_actions(self, key: ApiKey, *, must_exist: bool = False) -> list[Action]:
         return [
             self._delete_action(item_keys.key_handle(key.user_id, key.handle)),
             self._delete_action(item_keys.api_key(key.key_id), must_exist=must_exist),
+            *self._expiry_marker_delete_actions(key),
         ]
 
     def get_key(self, key_id: str) -> ApiKey | None:
@@ -77,8 +83,9 @@ class ApiKeys(StoreBase):
             names,
         )
         failed = NotFound() if expected_version is None else Conflict()
-        if audit is not None:
-            if self._transact_audited([{"Update": update}], audit):
+        moved = self._expiry_marker_moves(key, changes)  # a new expiry moves its marker
+        if audit is not None or moved:
+            if self._transact_audited([{"Update": update}, *moved], audit):
                 raise failed
             return ApiKey.from_item({**key.to_item(), **changes})
         response = self._conditional_update({**update, "ReturnValues": "ALL_NEW"})

@@ -19,6 +19,7 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | reset token    | RESET#<sha256>    | RESET         |                     |                |
 | reset bound    | RESETBOUND#<id>   | RESETBOUND    |                     |                |
 | signing keys   | OIDC#SIGNING      | OIDC          |                     |                |
+| expiry marker  | EXPIRING#<yyyy-mm-dd> | KEY#<key id> |                  |                |
 
 Each function returns plain strings (`{"pk": ..., "sk": ...}`); `wire` turns a key into
 DynamoDB's attribute-value form.
@@ -151,6 +152,20 @@ def audit_event(account_id: str, at: int, event_id: str) -> ItemKey:
 def signing_keys() -> ItemKey:
     """The published access-token signing keys (public halves), issuer and audience."""
     return {"pk": "OIDC#SIGNING", "sk": "OIDC"}
+
+
+EXPIRING_PREFIX = "EXPIRING#"
+
+
+def expiring_on(day: str) -> str:
+    """The pk of the expiry markers of the keys that expire on one UTC day (`2026-12-04`):
+    the daily expiry warnings query a week of these partitions instead of the table."""
+    return f"{EXPIRING_PREFIX}{day}"
+
+
+def expiry_marker(day: str, key_id: str) -> ItemKey:
+    """The marker of a key or bot token with an expiry, written and deleted with the key."""
+    return {"pk": expiring_on(day), "sk": f"{KEY_HANDLE_PREFIX}{key_id}"}
 
 
 def client_login_counter(client_id: str) -> str:
