@@ -480,7 +480,8 @@ def test_leaked_credentials_report(client):
     admins listed) revoked by a public report, with a forged string beside them."""
     admin = make_user(admin=True)
     token = login(client, admin)["access_token"]
-    key = client.post("/user/keys", token=token, json={"handle": "leaky"}).json()["token"]
+    leaky = {"handle": "leaky", "expires_in_days": 3}  # its expiry marker goes with it
+    key = client.post("/user/keys", token=token, json=leaky).json()["token"]
     bot = client.post("/account/bots", token=token, json={"name": "leaky-bot"}).json()
     forged = key[:-6] + "000000"
     report = client.post("/credentials/revoke", json={"credentials": [key, bot["token"], forged]})
