@@ -1,4 +1,5 @@
-"""User administration and the audit log of the caller's account (account admins)."""
+"""User administration, the audit log, the key policy and every key of the caller's
+account (account admins)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from gatekey.accounts import reset
 from gatekey.accounts.mfa import get_mfa_service
 from gatekey.accounts.user_admin import get_user_admin_service
+from gatekey.credentials.account_keys import get_account_key_service
 from gatekey.edges.api import (
     create_app,
     current_principal,
@@ -16,7 +18,7 @@ from gatekey.edges.api import (
     parse_body,
     request_meta,
 )
-from gatekey.edges.models import CreateUserRequest, UpdateUserRequest
+from gatekey.edges.models import CreateUserRequest, KeyPolicyRequest, UpdateUserRequest
 from gatekey.policy import Action
 
 app = create_app()
@@ -82,6 +84,42 @@ def audit_log() -> Response[str]:
         user_id=query.get("user_id"),
     )
     return json_response(200, result)
+
+
+@app.get("/account/policy")
+def get_key_policy() -> Response[str]:
+    admin = current_principal(app, Action.MANAGE_ACCOUNT_KEYS)
+    return json_response(200, get_account_key_service().get_policy(admin))
+
+
+@app.put("/account/policy")
+def put_key_policy() -> Response[str]:
+    admin = current_principal(app, Action.MANAGE_ACCOUNT_KEYS)
+    body = parse_body(app, KeyPolicyRequest)
+    result = get_account_key_service().put_policy(
+        admin,
+        max_key_lifetime_days=body.max_key_lifetime_days,
+        key_idle_days=body.key_idle_days,
+        meta=request_meta(app),
+    )
+    return json_response(200, result)
+
+
+@app.get("/account/keys")
+def list_account_keys() -> Response[str]:
+    admin = current_principal(app, Action.MANAGE_ACCOUNT_KEYS)
+    query = app.current_event.query_string_parameters or {}
+    result = get_account_key_service().list_keys(
+        admin, limit=query.get("limit"), cursor=query.get("cursor")
+    )
+    return json_response(200, result)
+
+
+@app.delete("/account/keys/<key_id>")
+def delete_account_key(key_id: str) -> Response[str]:
+    admin = current_principal(app, Action.MANAGE_ACCOUNT_KEYS)
+    get_account_key_service().delete_key(admin, key_id, request_meta(app))
+    return empty_response(204)
 
 
 lambda_handler = lambda_handler_for(app)

@@ -315,6 +315,24 @@ def test_users_and_audit(client):
     assert audit.json()["events"]
 
 
+def test_account_keys_and_policy(client):
+    admin = make_user(admin=True)
+    token = login(client, admin)["access_token"]
+    member = make_user(account_id=admin.account_id)
+    member_token = login(client, member)["access_token"]
+    made = client.post("/user/keys", token=member_token, json={"handle": "m"})
+    assert made.status_code == 201, made.text
+    # a new account has no key-refs mark: the first listing gives every key a ref
+    listing = client.get("/account/keys?limit=10", token=token)
+    assert listing.status_code == 200, listing.text
+    assert client.get("/account/policy", token=token).status_code == 200
+    policy = {"max_key_lifetime_days": 30, "key_idle_days": 60}
+    changed = client.request("PUT", "/account/policy", token=token, json=policy)
+    assert changed.status_code == 200, changed.text  # bumps, then syncs every key
+    key_id = listing.json()["keys"][0]["key_id"]
+    assert client.delete(f"/account/keys/{key_id}", token=token).status_code == 204
+
+
 @pytest.fixture
 def step_clock(client) -> Iterator[StepClock]:
     yield StepClock(client.functions)

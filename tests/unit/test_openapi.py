@@ -30,12 +30,13 @@ from gatekey.accounts.passwords import hash_password
 from gatekey.accounts.sessions import SessionService
 from gatekey.accounts.users import public_user
 from gatekey.credentials.bots import bot_view
+from gatekey.credentials.account_keys import account_key_view, policy_view
 from gatekey.credentials.keys import key_view, resolve_expiry
 from gatekey.credentials.revocation import RevocationService
 from gatekey.edges import models
 from gatekey.edges.api import validation_entries
 from gatekey.principal import SESSION, Principal
-from gatekey.records import ApiKey, Session, User
+from gatekey.records import ApiKey, KeyPolicy, Session, User
 from gatekey.settings import Settings
 from gatekey.tokens import key_tokens
 from gatekey.tokens.keyring import Keyring
@@ -589,6 +590,15 @@ BODIES = [
     (models.UpdateUserRequest, {"disabled": True}, True),
     (models.UpdateUserRequest, {"role": "member", "disabled": False}, True),
     (models.UpdateUserRequest, {"role": None, "disabled": False}, True),
+    (models.KeyPolicyRequest, {}, True),
+    (models.KeyPolicyRequest, {"max_key_lifetime_days": 366, "key_idle_days": 90}, True),
+    (models.KeyPolicyRequest, {"max_key_lifetime_days": None, "key_idle_days": 3650}, True),
+    (models.KeyPolicyRequest, {"max_key_lifetime_days": 1}, True),
+    (models.KeyPolicyRequest, {"max_key_lifetime_days": 0}, False),
+    (models.KeyPolicyRequest, {"key_idle_days": 3651}, False),
+    (models.KeyPolicyRequest, {"key_idle_days": "90"}, False),
+    (models.KeyPolicyRequest, {"key_idle_days": 1.5}, False),
+    (models.KeyPolicyRequest, {"max_days": 30}, False),
     (models.UpdateUserRequest, {}, False),
     (models.UpdateUserRequest, {"role": None}, False),
     (models.UpdateUserRequest, {"role": None, "disabled": None}, False),
@@ -761,6 +771,19 @@ def test_key_views_match_their_schemas(spec, key_type, changes):
     assert_matches(spec, "KeyList", {"keys": [listed]})
     assert not schema_accepts(spec, "Key", with_credential), "lists never show credentials"
     assert not schema_accepts(spec, "KeyWithCredential", listed)
+    for ref in ({"owner_name": None}, {"owner_name": "nightly"}):
+        view = account_key_view(key, ref)
+        assert_matches(spec, "AccountKey", view)
+        assert_matches(spec, "AccountKeyPage", {"keys": [view], "cursor": None})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"expires_at": NOW - 1}, {"idle_days": 1, "created_at": NOW - 86_400}, {"disabled": True}],
+)
+def test_every_key_status_is_documented(spec, changes):
+    assert_matches(spec, "Key", key_view(a_key("token", **changes)))
+    assert_matches(spec, "KeyPolicy", policy_view(KeyPolicy(366, None, 2)))
 
 
 def test_credential_patterns_match_real_credentials(spec):

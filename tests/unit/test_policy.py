@@ -44,7 +44,12 @@ def test_a_session_may_manage_its_own_things_without_naming_scopes():
     member = caller(SESSION)
     for action in (Action.MANAGE_KEYS, Action.MANAGE_SESSIONS, Action.CHANGE_OWN_SECURITY):
         assert refusal(member, action) is None
-    for action in (Action.MANAGE_BOTS, Action.MANAGE_USERS, Action.RESET_MEMBER_MFA):
+    for action in (
+        Action.MANAGE_BOTS,
+        Action.MANAGE_USERS,
+        Action.RESET_MEMBER_MFA,
+        Action.MANAGE_ACCOUNT_KEYS,
+    ):
         assert isinstance(refusal(member, action), PermissionDenied)
     admin = caller(SESSION, role="admin")
     assert all(refusal(admin, action) is None for action in Action)
@@ -63,6 +68,7 @@ def test_a_key_needs_each_management_scope_by_name(token_type):
         Action.MANAGE_BOTS,
         Action.MANAGE_USERS,
         Action.READ_AUDIT,
+        Action.MANAGE_ACCOUNT_KEYS,
     }
 
 

@@ -49,6 +49,7 @@ KEY_ITEM = {
     "previous_secret_kid": "k1",
     "previous_valid_until": NOW + 60,
     "credentials_version": 0,
+    "policy_version": 0,
 }
 
 
@@ -70,6 +71,18 @@ def test_a_key_item_round_trips_and_its_scopes_are_a_tuple():
     key = ApiKey.from_item(KEY_ITEM)
     assert key.scopes == ("gatekey:keys",)
     assert present(key.to_item()) == without_keys(KEY_ITEM)
+
+
+def test_a_key_idles_out_after_its_idle_days_since_last_use_or_creation():
+    day = 86_400
+    key = ApiKey.from_item({**KEY_ITEM, "idle_days": 2, "policy_version": 3})
+    assert (key.idle_days, key.policy_version) == (2, 3)
+    assert not key.is_idle(NOW + 2 * day - 1)
+    assert key.is_idle(NOW + 2 * day)  # never used: counted from its creation
+    used = ApiKey.from_item({**KEY_ITEM, "idle_days": 2, "last_used_at": NOW + day})
+    assert not used.is_idle(NOW + 2 * day)
+    assert used.is_idle(NOW + 3 * day)
+    assert not ApiKey.from_item(KEY_ITEM).is_idle(NOW + 10_000 * day)  # no idle rule
 
 
 def test_a_rotated_keys_previous_version_counts_only_during_its_grace():

@@ -36,6 +36,7 @@ class Action(StrEnum):
     MANAGE_BOTS = "manage_bots"
     MANAGE_USERS = "manage_users"
     READ_AUDIT = "read_audit"
+    MANAGE_ACCOUNT_KEYS = "manage_account_keys"
     CHANGE_OWN_SECURITY = "change_own_security"
     RESET_MEMBER_MFA = "reset_member_mfa"
 
@@ -56,6 +57,7 @@ RULES: dict[Action, Rule] = {
     Action.MANAGE_BOTS: Rule(scope=scopes.BOTS, admin=True),
     Action.MANAGE_USERS: Rule(scope=scopes.USERS, admin=True),
     Action.READ_AUDIT: Rule(scope=scopes.USERS, admin=True),
+    Action.MANAGE_ACCOUNT_KEYS: Rule(scope=scopes.USERS, admin=True),
     Action.CHANGE_OWN_SECURITY: Rule(session_only=True),
     Action.RESET_MEMBER_MFA: Rule(admin=True, session_only=True),
 }

@@ -153,6 +153,12 @@ class ApiKey(_Record):
     meta: str | None = None  # a flat JSON object, as text: passed on as it is
     allowed_ips: tuple[str, ...] | None = None
     usage_rules: str | None = None
+    # The account policy's idle rule, copied here so one read decides (credentials/
+    # key_policy.py): unused for `idle_days` days (since `last_used_at`, else
+    # `created_at`), the key stops authorizing. `policy_version`: the account policy it
+    # was copied from (a later policy's sync never loses to an earlier one).
+    idle_days: int | None = None
+    policy_version: int = 0
     # Authorizations per UTC day, from the `u<yyyymmdd>a`/`u<yyyymmdd>r` attributes:
     # ((day, allowed, refused), ...) oldest first. Read only; never written by to_item.
     usage: tuple[tuple[str, int, int], ...] = field(default=())
@@ -205,6 +211,8 @@ class ApiKey(_Record):
             meta=item.get("meta"),
             allowed_ips=None if ips is None else tuple(str(ip) for ip in ips),
             usage_rules=item.get("usage_rules"),
+            idle_days=_int(item.get("idle_days")),
+            policy_version=int(item.get("policy_version") or 0),
             usage=usage_days(item),
         )
 
@@ -222,6 +230,12 @@ class ApiKey(_Record):
 
     def is_expired(self, now: int) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+    def is_idle(self, now: int) -> bool:
+        """Unused for its account's `key_idle_days` (last use, else creation)."""
+        if self.idle_days is None:
+            return False
+        return (self.last_used_at or self.created_at) + self.idle_days * 86_400 <= now
 
 
 @dataclass(frozen=True)
@@ -307,4 +321,29 @@ class ExpiryMarker(_Record):
             is_bot=bool(item.get("is_bot", False)),
             warned_7d=_int(item.get("warned_7d")),
             warned_1d=_int(item.get("warned_1d")),
+        )
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    """An account's key policy (contract section 11), kept on its account item.
+
+    `policy_version` counts its changes: a key copies the idle rule at a version and its
+    creation conditions on the account still being at it; a change bumps it, then brings
+    every key of the account to it (docs/architecture.md, "Account policy"). `key_refs`:
+    the account's keys made before account key refs existed have been given one.
+    """
+
+    max_key_lifetime_days: int | None = None
+    key_idle_days: int | None = None
+    policy_version: int = 0
+    key_refs: bool = False
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        return cls(
+            max_key_lifetime_days=_int(item.get("max_key_lifetime_days")),
+            key_idle_days=_int(item.get("key_idle_days")),
+            policy_version=int(item.get("policy_version") or 0),
+            key_refs=bool(item.get("key_refs", False)),
         )

@@ -62,6 +62,7 @@ USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
 USER_DELETED = "user.deleted"
 ACCOUNT_CREATED = "account.created"
+ACCOUNT_POLICY_UPDATED = "account.policy_updated"  # PUT /account/policy
 
 ACTIONS: tuple[str, ...] = (
     LOGIN_SUCCESS,
@@ -88,6 +89,7 @@ ACTIONS: tuple[str, ...] = (
     USER_UPDATED,
     USER_DELETED,
     ACCOUNT_CREATED,
+    ACCOUNT_POLICY_UPDATED,
 )
 SUCCESS = "success"
 FAILURE = "failure"

@@ -8,21 +8,24 @@ from typing import Any
 from gatekey import clock, policy, scopes
 from gatekey.accounts import audit
 from gatekey.accounts.users import MEMBER, public_user
+from gatekey.credentials import key_policy
 from gatekey.credentials.keys import TOKEN, key_rules, key_scopes, key_view, new_key
-from gatekey.errors import NotFound
+from gatekey.errors import Conflict, NotFound, OwnerChanged
 from gatekey.policy import Action
 from gatekey.principal import Principal
-from gatekey.records import ApiKey, User
+from gatekey.records import ApiKey, KeyPolicy, User
 from gatekey.store import Item, Store
 from gatekey.tokens.keyring import Keyring
 
 BOT_TOKEN_HANDLE = "bot-token"
+ATTEMPTS = 3  # fresh reads of the account's key policy, changed while a token was made
 
 
 def bot_view(user: User, token_key: ApiKey | None = None) -> dict[str, Any]:
     view = {**public_user(user), "name": user.name}
     if token_key is not None:
         view["scopes"] = list(key_scopes(token_key))
+        view["status"] = key_policy.key_status(token_key)
         view.update(key_rules(token_key))
     return view
 
@@ -43,7 +46,24 @@ class BotService:
         """A bot and its token, which carries `rules` (ratelimit, credits, meta,
         allowed_ips) like a key."""
         rules = rules or {}
-        expires_at = policy.grant_expiry(admin, None)
+        policy.check(admin, Action.MANAGE_BOTS)
+        for _ in range(ATTEMPTS):
+            try:
+                return self._create(admin, name, bot_scopes, rules, meta)
+            except OwnerChanged:  # the key policy changed meanwhile: decide again
+                continue
+        raise Conflict()
+
+    def _create(
+        self,
+        admin: Principal,
+        name: str,
+        bot_scopes: tuple[str, ...],
+        rules: dict[str, Any],
+        meta: audit.RequestMeta | None,
+    ) -> dict[str, Any]:
+        account_policy = self._account_policy(admin.account_id)
+        expires_at = key_policy.capped_expiry(account_policy, policy.grant_expiry(admin, None))
         policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at, rules))
         bot_id = str(uuid.uuid4())
         item: Item = {  # the new user item's attributes, exactly as written
@@ -58,6 +78,7 @@ class BotService:
         }
         event = _bot_event(admin, audit.BOT_CREATED, bot_id, meta)
         token_key = self._token_key(User.from_item(item), bot_scopes, expires_at, rules)
+        token_key = key_policy.with_policy(token_key, account_policy)
         user, key = self.store.create_bot(item, token_key, audit=event)
         audit.emit(event)
         return {"bot": bot_view(user, key), "token": key_view(key, self.keyring)["token"]}
@@ -89,13 +110,24 @@ class BotService:
         old = next((key for key in keys if key.handle == BOT_TOKEN_HANDLE), None)
         bot_scopes = key_scopes(old) if old is not None else scopes.DEFAULT_SCOPES
         rules = key_rules(old) if old is not None else {}
-        expires_at = policy.grant_expiry(admin, None)
-        policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at, rules))
-        event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
-        token_key = self._token_key(bot, bot_scopes, expires_at, rules)
-        key = self.store.replace_bot_token(bot, token_key, audit=event)
-        audit.emit(event)
-        return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
+        for _ in range(ATTEMPTS):
+            account_policy = self._account_policy(admin.account_id)
+            expires_at = key_policy.capped_expiry(account_policy, policy.grant_expiry(admin, None))
+            policy.check(admin, Action.MANAGE_BOTS, _grant(bot_scopes, expires_at, rules))
+            event = _bot_event(admin, audit.BOT_TOKEN_REGENERATED, bot_id, meta)
+            token_key = self._token_key(bot, bot_scopes, expires_at, rules)
+            token_key = key_policy.with_policy(token_key, account_policy)
+            try:
+                key = self.store.replace_bot_token(bot, token_key, audit=event)
+            except OwnerChanged:  # the key policy changed meanwhile: the old tokens are
+                bot = self._bot(admin, bot_id)  # gone already; make the new one again
+                continue
+            audit.emit(event)
+            return {"bot": bot_view(bot, key), "token": key_view(key, self.keyring)["token"]}
+        raise Conflict()
+
+    def _account_policy(self, account_id: str) -> KeyPolicy:
+        return self.store.get_key_policy(account_id) or KeyPolicy()
 
     def _token_key(
         self,

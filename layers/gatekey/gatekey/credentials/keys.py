@@ -10,10 +10,11 @@ from typing import Any
 
 from gatekey import clock, policy, scopes, usage
 from gatekey.accounts import audit
+from gatekey.credentials import key_policy
 from gatekey.errors import Conflict, InvalidToken, NotFound, OwnerChanged, ValidationFailed
 from gatekey.policy import Action
 from gatekey.principal import Principal
-from gatekey.records import JWT, TOKEN, ApiKey, KeyType, User
+from gatekey.records import JWT, TOKEN, ApiKey, KeyPolicy, KeyType, User
 from gatekey.settings import key_prefix
 from gatekey.store import Item, Store, item_keys
 from gatekey.tokens import key_tokens
@@ -34,6 +35,7 @@ def key_view(key: ApiKey, keyring: Keyring | None = None) -> dict[str, Any]:
         "created_at": clock.iso(key.created_at),
         "expires_at": clock.iso(key.expires_at),
         "last_used_at": clock.iso(key.last_used_at),
+        "status": key_policy.key_status(key),
         "scopes": list(key_scopes(key)),
         **key_rules(key),
     }
@@ -176,10 +178,15 @@ class KeyService:
         rules: dict[str, Any] | None = None,
         meta: audit.RequestMeta | None = None,
     ) -> dict[str, Any]:
+        """A new key of the caller; its expiry and idle rule follow the account's key
+        policy as read, and the creation conditions on that policy being unchanged."""
         rules = rules or {}
-        policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes, expires_at, rules))
+        policy.check(owner, Action.MANAGE_KEYS)
         event = _key_event(owner, audit.KEY_CREATED, handle, meta)
         for _ in range(CREATE_ATTEMPTS):
+            account_policy = self.account_policy(owner.account_id)
+            capped = key_policy.capped_expiry(account_policy, expires_at)
+            policy.check(owner, Action.MANAGE_KEYS, _grant(key_scopes, capped, rules))
             user = self.store.get_user(owner.user_id)
             if user is None or user.disabled:
                 raise InvalidToken()
@@ -189,10 +196,11 @@ class KeyService:
                 handle=handle,
                 alias=alias,
                 key_type=key_type,
-                expires_at=expires_at,
+                expires_at=capped,
                 key_scopes=key_scopes,
                 rules=rules,
             )
+            key = key_policy.with_policy(key, account_policy)
             try:
                 created = self.store.create_key(
                     key, owner=user, creator=_credential_item(owner), audit=event
@@ -276,12 +284,20 @@ class KeyService:
         event = _key_event(owner, audit.KEY_ROTATED, handle, meta)
         return key_view(self.rotate_key(key, grace_seconds, event=event), self.keyring)
 
+    def account_policy(self, account_id: str) -> KeyPolicy:
+        """The account's key policy (none set: no maximum, no idle rule)."""
+        return self.store.get_key_policy(account_id) or KeyPolicy()
+
     def rotate_key(self, key: ApiKey, grace_seconds: int, *, event: Item | None = None) -> ApiKey:
-        """A new version; the old one works until min(now + grace, the key's expiry)."""
+        """A new version; the old one works until min(now + grace, the key's expiry). The
+        key's expiry comes down to the account's maximum lifetime from now, if later."""
         now = clock.now()
+        expires_at = key_policy.rotated_expiry(
+            self.account_policy(key.account_id), key.expires_at, now
+        )
         valid_until = now + grace_seconds
-        if key.expires_at is not None:
-            valid_until = min(valid_until, key.expires_at)
+        if expires_at is not None:
+            valid_until = min(valid_until, expires_at)
         changes: Item = {
             "version": key.version + 1,
             "secret_kid": self.keyring.current_kid,
@@ -289,6 +305,8 @@ class KeyService:
             "previous_secret_kid": key.secret_kid,
             "previous_valid_until": valid_until if grace_seconds > 0 else now,
         }
+        if expires_at != key.expires_at:
+            changes["expires_at"] = expires_at
         rotated = self.store.update_key(key, changes, expected_version=key.version, audit=event)
         if event is not None:
             audit.emit(event)

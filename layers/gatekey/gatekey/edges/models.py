@@ -310,3 +310,15 @@ class DisableMfaRequest(StrictModel):
 
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     code: str = Field(min_length=1, max_length=64, description="a TOTP code or a recovery code")
+
+
+# -- the account's key policy (contract section 11) -------------------------------------
+
+
+class KeyPolicyRequest(StrictModel):
+    """`PUT /account/policy`: the whole policy (an absent field is null: no rule)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_key_lifetime_days: int | None = Field(default=None, ge=1, le=3650)
+    key_idle_days: int | None = Field(default=None, ge=1, le=3650)

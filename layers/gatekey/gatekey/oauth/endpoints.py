@@ -158,7 +158,13 @@ class OAuthService:
                 retry_after=locked.retry_after,
             )
         key = self.store.get_key(key_id)
-        live = key is not None and key.type == JWT and not key.disabled and not key.is_expired(now)
+        live = (
+            key is not None
+            and key.type == JWT
+            and not key.disabled
+            and not key.is_expired(now)
+            and not key.is_idle(now)
+        )
         matched: tuple[int, str] | None = None
         versions = key.valid_versions(now) if key is not None and live else []
         for version, secret_kid in versions or [(0, "")]:

@@ -14,20 +14,34 @@ from gatekey.store.serialization import Item, from_item
 
 
 class ApiKeys(ExpiryMarkers):
-    def _key_actions(self, key: ApiKey) -> list[Action]:
-        """The key item and its handle claim; the claim makes the handle unique per user."""
+    def _key_actions(self, key: ApiKey, *, owner_name: str | None = None) -> list[Action]:
+        """The key item, its handle claim (the handle is unique per user) and its ref
+        under the account (`owner_name`: a bot's name, shown by `GET /account/keys`)."""
         item = {**key.to_item(), **item_keys.api_key(key.key_id)}
         claim = {**item_keys.key_handle(key.user_id, key.handle), "key_id": key.key_id}
         return [
             self._put_action(claim),
             self._put_action(item),
+            self._ref_put_action(key, owner_name),
             *self._expiry_marker_actions(key),
         ]
+
+    def _ref_put_action(self, key: ApiKey, owner_name: str | None) -> Action:
+        ref = {
+            **item_keys.account_key_ref(key.account_id, key.created_at, key.key_id),
+            "key_id": key.key_id,
+            "user_id": key.user_id,
+            "owner_name": owner_name,
+        }
+        return self._put_action(ref, must_not_exist=False)
 
     def _key_delete_actions(self, key: ApiKey, *, must_exist: bool = False) -> list[Action]:
         return [
             self._delete_action(item_keys.key_handle(key.user_id, key.handle)),
             self._delete_action(item_keys.api_key(key.key_id), must_exist=must_exist),
+            self._delete_action(
+                item_keys.account_key_ref(key.account_id, key.created_at, key.key_id)
+            ),
             *self._expiry_marker_delete_actions(key),
         ]
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gatekey.errors import PermissionMisconfigured, ServiceUnavailable
+from gatekey.errors import Conflict, PermissionMisconfigured, ServiceUnavailable
 from gatekey.store import item_keys
 from gatekey.store.serialization import Item, from_item, is_expired, to_item, values
 
@@ -267,6 +267,22 @@ class StoreBase:
             if codes:
                 return codes
         return []
+
+    def _transact_dropping_ended(self, batch: list[Action]) -> int:
+        """Runs a batch of conditional writes (credentials, keys); those whose condition
+        failed (ended, or already newer) are dropped and the rest run again. Returns how
+        many were written."""
+        for _ in range(TRANSACTION_ATTEMPTS):
+            codes = self._transact(batch)
+            if not codes:
+                return len(batch)
+            failed = {i for i, code in enumerate(codes) if code not in ("None", "")}
+            if not failed:  # cancelled with no reason given: nothing is known to be written
+                raise Conflict()
+            batch = [action for i, action in enumerate(batch) if i not in failed]
+            if not batch:
+                return 0
+        raise Conflict()
 
     def _put_action(self, item: Item, *, must_not_exist: bool = True) -> Action:
         put: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}

@@ -13,6 +13,7 @@ Item layout (single table, `pk`/`sk`, one GSI `gsi1`, TTL attribute `ttl`):
 | unknown email  | LOGINFAIL#EMAIL#<email> | LOGINFAIL |                   |                |
 | API key        | APIKEY#<key id>   | KEY           |                     |                |
 | key handle     | USER#<id>         | KEY#<handle>  |                     |                |
+| account key ref | ACCOUNTKEYS#<account id> | <created:012d>#<key id> |      |                |
 | revocation     | REVOKED#<token>   | REVOKED       |                     |                |
 | audit event    | AUDIT#<account>   | <at:012d>#<id>|                     |                |
 | audit gate     | AUDITGATE#<sha256> | <minute:012d> |                  |                |
@@ -110,6 +111,20 @@ def api_key(key_id: str) -> ItemKey:
 def key_handle(user_id: str, handle: str) -> ItemKey:
     """The claim that makes a key's handle unique per user."""
     return {"pk": user(user_id)["pk"], "sk": f"{KEY_HANDLE_PREFIX}{handle}"}
+
+
+ACCOUNT_KEYS_PREFIX = "ACCOUNTKEYS#"
+
+
+def account_keys(account_id: str) -> str:
+    """The pk of an account's key refs: every key and bot token of the account, oldest
+    first, listed with a strongly consistent Query (`GET /account/keys`, the policy sync)."""
+    return f"{ACCOUNT_KEYS_PREFIX}{account_id}"
+
+
+def account_key_ref(account_id: str, created_at: int, key_id: str) -> ItemKey:
+    """A key's ref under its account, written and deleted in the key's own transactions."""
+    return {"pk": account_keys(account_id), "sk": f"{created_at:012d}#{key_id}"}
 
 
 def revocation(revocation_id: str) -> ItemKey:

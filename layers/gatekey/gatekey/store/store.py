@@ -23,9 +23,10 @@ from gatekey import clock
 from gatekey.errors import Conflict, HandleTaken, NotFound, OwnerChanged
 from gatekey.records import ApiKey, Session, User
 from gatekey.store import item_keys
+from gatekey.store.account_keys import AccountKeys, policy_version_condition
 from gatekey.store.api_keys import ApiKeys
 from gatekey.store.audit import AuditLog
-from gatekey.store.base import TRANSACTION_ATTEMPTS, TRANSACTION_LIMIT, Action
+from gatekey.store.base import TRANSACTION_LIMIT, Action
 from gatekey.store.key_usage import KeyUsage
 from gatekey.store.login_throttle import LoginThrottle
 from gatekey.store.mfa import Mfa
@@ -38,6 +39,7 @@ from gatekey.store.users import CREDENTIALS_VERSION, Users, credentials_version_
 
 
 class Store(
+    AccountKeys,
     Users,
     Sessions,
     ApiKeys,
@@ -68,8 +70,11 @@ class Store(
         still exist at the owner's version, so a credential that a change has left behind
         (a bot's old token, say, between the change's bump and its deletion) mints nothing.
         """
-        actions = self._key_actions(key)
-        checks = [self.owner_unchanged_check(owner)]
+        actions = self._key_actions(key, owner_name=owner.name)
+        checks = [
+            self.owner_unchanged_check(owner),
+            self.policy_unchanged_check(key.account_id, key.policy_version),
+        ]
         if creator is not None:
             checks.append(
                 {
@@ -90,12 +95,20 @@ class Store(
     def create_bot(
         self, user: Item, key: ApiKey, *, audit: Item | None = None
     ) -> tuple[User, ApiKey]:
-        """A bot user and its token key, all or nothing (the bot is new: nothing to race)."""
+        """A bot user and its token key, all or nothing (the bot is new: nothing to race
+        but the account's key policy: OwnerChanged when it changed since it was read)."""
         bot, user_actions = self._user_actions(user)
-        key_actions = self._key_actions(key)
+        account_check = user_actions[0]["ConditionCheck"]  # the account exists, and ...
+        unchanged = policy_version_condition(key.policy_version)  # ... its policy is as read
+        account_check["ConditionExpression"] += f" AND ({unchanged['ConditionExpression']})"
+        account_check["ExpressionAttributeNames"] = unchanged["ExpressionAttributeNames"]
+        account_check["ExpressionAttributeValues"] = unchanged["ExpressionAttributeValues"]
+        key_actions = self._key_actions(key, owner_name=bot.name)
         codes = self._transact_audited(user_actions + key_actions, audit)
         if codes:
             if codes[0] == "ConditionalCheckFailed":
+                if self.get_key_policy(key.account_id) is not None:
+                    raise OwnerChanged()
                 raise NotFound("No such account.", attr="account_id")
             raise Conflict()
         return bot, key
@@ -226,21 +239,6 @@ class Store(
         ]
         for start in range(0, len(actions), TRANSACTION_LIMIT):
             self._transact_dropping_ended(actions[start : start + TRANSACTION_LIMIT])
-
-    def _transact_dropping_ended(self, batch: list[Action]) -> None:
-        """Runs a batch of credential writes; those whose condition failed (ended, or
-        already newer) are dropped and the rest run again."""
-        for _ in range(TRANSACTION_ATTEMPTS):
-            codes = self._transact(batch)
-            if not codes:
-                return
-            failed = {i for i, code in enumerate(codes) if code not in ("None", "")}
-            if not failed:  # cancelled with no reason given: nothing is known to be written
-                raise Conflict()
-            batch = [action for i, action in enumerate(batch) if i not in failed]
-            if not batch:
-                return
-        raise Conflict()
 
     def delete_user(
         self,

@@ -427,7 +427,8 @@ class Authorizer:
     def _live_key(key: ApiKey | None, key_type: KeyType) -> ApiKey:
         if key is None or key.type != key_type:
             raise InvalidToken()
-        if key.disabled or key.is_expired(clock.now()):
+        now = clock.now()
+        if key.disabled or key.is_expired(now) or key.is_idle(now):
             raise InvalidToken()
         return key
 
@@ -455,7 +456,7 @@ class Authorizer:
 def _authorizes(key: ApiKey, key_type: KeyType, version: tuple[int, str] | None) -> bool:
     """Whether a key as it is now is live for its type and (when given) the version."""
     now = clock.now()
-    if key.type != key_type or key.disabled or key.is_expired(now):
+    if key.type != key_type or key.disabled or key.is_expired(now) or key.is_idle(now):
         return False
     return version is None or version in key.valid_versions(now)
 
