@@ -14,10 +14,11 @@
     sessions: "Sessions",
     security: "Security",
     users: "Users",
+    allkeys: "All keys",
     audit: "Audit log",
     bots: "Bots",
   };
-  const ADMIN_SCREENS = new Set(["users", "audit", "bots"]);
+  const ADMIN_SCREENS = new Set(["users", "allkeys", "audit", "bots"]);
   /* screens shown without a session */
   const PUBLIC_SCREENS = { login: "Log in", forgot: "Reset your password", reset: "Choose a password" };
 
@@ -247,6 +248,8 @@
     credits: "Credits",
     meta: "Metadata",
     allowed_ips: "Allowed networks",
+    max_key_lifetime_days: "Maximum key lifetime",
+    key_idle_days: "Idle keys stop after",
   };
   const FIELD_MESSAGES = {
     handle: "use 1 to 64 letters, digits, dots, dashes or underscores.",
@@ -702,6 +705,7 @@
     else if (state.screen === "sessions") loadSessions();
     else if (state.screen === "security") loadSecurity();
     else if (state.screen === "users") loadUsers();
+    else if (state.screen === "allkeys") openAllKeys();
     else if (state.screen === "audit") openAudit();
     else if (state.screen === "bots") loadBots();
   }
@@ -1051,6 +1055,22 @@
     return h("span", null, when(iso), expired ? h("span", { className: "dim", text: " (expired)" }) : null);
   }
 
+  /* a key's `status` in the API's key views (CONTRACT section 11), in words, with why it does not work */
+  const KEY_STATUSES = {
+    active: ["Active", "The key works."],
+    expired: ["Expired", "Past its expiry date: the key no longer works."],
+    idle_expired: [
+      "Idle expired",
+      "Unused for longer than the account's idle limit (Key policy): the key no longer works until the limit is raised or lifted.",
+    ],
+    disabled: ["Disabled", "Its owner is disabled: the key does not work until they are enabled again."],
+  };
+
+  function statusCell(status) {
+    const [label, title] = KEY_STATUSES[status] || [status || "—", null];
+    return cell("Status", h("span", { className: `key-status status-${status}`, "data-status": status, title, text: label }));
+  }
+
   function renderKeys(keys) {
     showRows("keys", keys.length, "No keys yet. Create one with the form.");
     replaceRows(
@@ -1082,6 +1102,7 @@
               actionButton("Usage", `Usage of key ${key.handle}`, (event) => openUsage(key, event.currentTarget), "usage-open")
             )
           ),
+          statusCell(key.status),
           actionsCell(
             actionButton("Show", `Show key ${key.handle}`, (event) => showKey(key, event.currentTarget)),
             actionButton("Rename", `Rename key ${key.handle}`, (event) => openRename(key, event.currentTarget)),
@@ -2246,6 +2267,197 @@
   });
   $("users-reload").addEventListener("click", () => loadUsers());
 
+  /* ---------- account: key policy and every key of the account (CONTRACT section 11) ---------- */
+
+  const POLICY_FIELDS = ["max_key_lifetime_days", "key_idle_days"];
+  /* the API's cursor for the next page of GET /account/keys; null on the last page */
+  const allKeys = { cursor: null };
+
+  function openAllKeys() {
+    $("policy-notice").hidden = true;
+    allKeys.cursor = null;
+    loadPolicy();
+    return loadAllKeys(false);
+  }
+
+  function loadPolicy() {
+    return attempt($("policy-error"), async () => fillPolicy(await call("GET", "/account/policy")), null, $("policy-form"));
+  }
+
+  function fillPolicy(policy) {
+    const form = $("policy-form");
+    for (const name of POLICY_FIELDS) {
+      const value = policy ? policy[name] : null;
+      form.elements.namedItem(name).value = value === null || value === undefined ? "" : String(value);
+    }
+  }
+
+  /** A number of days typed in the policy form, or null (no rule) when empty. */
+  function policyDays(form, name) {
+    const control = form.elements.namedItem(name);
+    const text = control.value.trim();
+    const range = `${numberFormat.format(Number(control.min))} to ${numberFormat.format(Number(control.max))}`;
+    const problem = new FormProblem(`${FIELD_NAMES[name]}: enter a whole number of days from ${range}, or leave it empty for no limit.`, name);
+    /* a number field reads "" for text it cannot parse, which must not pass for "no limit" */
+    if (control.validity && control.validity.badInput) throw problem;
+    if (!text) return null;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < Number(control.min) || value > Number(control.max)) throw problem;
+    return value;
+  }
+
+  function policySummary(policy) {
+    const lifetime = policy.max_key_lifetime_days;
+    const idle = policy.key_idle_days;
+    const days = (n) => `${numberFormat.format(n)} day${n === 1 ? "" : "s"}`;
+    return [
+      lifetime ? `New and rotated keys expire within ${days(lifetime)}.` : "Keys may live as long as their owners choose.",
+      idle ? `Keys unused for ${days(idle)} stop working.` : "Unused keys never stop on their own.",
+    ].join(" ");
+  }
+
+  $("policy-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const notice = $("policy-notice");
+    notice.hidden = true;
+    attempt(
+      $("policy-error"),
+      async () => {
+        const body = {};
+        for (const name of POLICY_FIELDS) body[name] = policyDays(form, name);
+        const policy = await call("PUT", "/account/policy", { body });
+        fillPolicy(policy);
+        notice.textContent = `Policy saved. ${policySummary(policy)}`;
+        notice.hidden = false;
+        announce("Key policy saved");
+        /* the idle rule applies to existing keys at once: their status may have changed */
+        allKeys.cursor = null;
+        await loadAllKeys(false);
+      },
+      form,
+      form
+    );
+  });
+
+  function loadAllKeys(more, owner) {
+    if (!more) showLoading("allkeys");
+    return attempt(
+      $("allkeys-error"),
+      async () => {
+        const params = new URLSearchParams({ limit: $("allkeys-limit").value });
+        if (more && allKeys.cursor) params.set("cursor", allKeys.cursor);
+        const data = await call("GET", `/account/keys?${params}`);
+        allKeys.cursor = data.cursor || null;
+        renderAllKeys(data.keys || [], more);
+      },
+      owner
+    );
+  }
+
+  function ownerName(owner) {
+    if (!owner) return "—";
+    return owner.email || owner.name || owner.user_id || "—";
+  }
+
+  function ownerCell(owner) {
+    const me = state.user && owner && owner.user_id === state.user.id;
+    return cell(
+      "Owner",
+      h(
+        "div",
+        { className: "owner" },
+        h("span", { text: ownerName(owner) }),
+        owner && owner.is_bot ? h("span", { className: "badge", text: "Bot" }) : null,
+        me ? h("span", { className: "badge current", text: "You" }) : null
+      )
+    );
+  }
+
+  function keyTypeText(key) {
+    if (key.bot_token) return "Bot token";
+    return key.type === "jwt" ? "JWT secret" : "Token";
+  }
+
+  function allKeyRow(key) {
+    const owner = ownerName(key.owner);
+    return h(
+      "tr",
+      { role: "row", "data-key-id": key.key_id, "data-handle": key.handle },
+      cell(
+        "Key",
+        h("div", null, h("span", { className: "mono nowrap", text: key.handle }), key.alias ? h("div", { className: "dim", text: key.alias }) : null)
+      ),
+      ownerCell(key.owner),
+      cell("Type", keyTypeText(key)),
+      scopesCell(key.scopes || ["*"]),
+      cell("Expires", expiryCell(key.expires_at)),
+      cell("Last used", when(key.last_used_at, "Never")),
+      statusCell(key.status),
+      actionsCell(
+        actionButton("Revoke", `Revoke key ${key.handle} of ${owner}`, (event) => confirmRevokeKey(key, event.currentTarget), "link-danger")
+      )
+    );
+  }
+
+  function showAllKeysCount() {
+    const count = $("allkeys-body").rows.length;
+    showRows("allkeys", count, "This account has no keys or bot tokens.");
+    $("allkeys-more").hidden = !allKeys.cursor;
+    $("allkeys-count").textContent = count
+      ? `${numberFormat.format(count)} key${count === 1 ? "" : "s"} shown${allKeys.cursor ? "; there are more" : ""}`
+      : "";
+  }
+
+  function renderAllKeys(keys, more) {
+    const body = $("allkeys-body");
+    if (more) {
+      const shown = new Set([...body.rows].map((row) => row.dataset.keyId));
+      body.append(...keys.filter((key) => !shown.has(key.key_id)).map(allKeyRow));
+    } else {
+      replaceRows(body, keys.map(allKeyRow));
+    }
+    showAllKeysCount();
+  }
+
+  function confirmRevokeKey(key, opener) {
+    const owner = ownerName(key.owner);
+    confirmThen(
+      opener,
+      `Revoke key “${key.handle}” of ${owner}?`,
+      "The key is deleted and its token stops working at once (within the authorizer cache time, 60 seconds by default). Its owner cannot undo this.",
+      "Revoke key",
+      async () => {
+        await call("DELETE", `/account/keys/${encodeURIComponent(key.key_id)}`);
+        const row = [...$("allkeys-body").rows].find((tr) => tr.dataset.keyId === key.key_id);
+        if (row) row.remove();
+        showAllKeysCount();
+        announce(`Key ${key.handle} of ${owner} revoked`);
+      }
+    );
+  }
+
+  $("allkeys-more").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    if (!allKeys.cursor) return;
+    const before = $("allkeys-body").rows.length;
+    await loadAllKeys(true, button);
+    /* the More button hides on the last page: go on from the first row it brought */
+    if (button.hidden) {
+      const first = $("allkeys-body").rows[before];
+      const target = first ? first.querySelector("button") : null;
+      (target || $("allkeys-list-title")).focus();
+    }
+  });
+  $("allkeys-limit").addEventListener("change", () => {
+    allKeys.cursor = null;
+    loadAllKeys(false);
+  });
+  $("allkeys-reload").addEventListener("click", () => {
+    allKeys.cursor = null;
+    loadAllKeys(false);
+  });
+
   /* ---------- account: audit log ---------- */
 
   /* the actions the API records (gatekey.audit.ACTIONS); an unknown one is refused with a 400 */
@@ -2265,6 +2477,7 @@
     "key.rotated",
     "key.deleted",
     "key.expiry_warned",
+    "key.leaked_revoked",
     "token.revoked",
     "bot.created",
     "bot.deleted",
@@ -2272,6 +2485,8 @@
     "user.created",
     "user.updated",
     "user.deleted",
+    "account.created",
+    "account.policy_updated",
   ];
   const OUTCOMES = { success: "Success", failure: "Failure" };
   const TOKEN_TYPES = { session: "session", api_key: "API key", client_jwt: "client JWT" };

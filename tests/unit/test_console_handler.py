@@ -181,7 +181,7 @@ def test_script_keeps_tokens_out_of_local_storage_cookies_and_html_sinks():
 
 def test_forms_never_put_their_fields_in_a_url(page):
     forms = [attrs for tag, attrs in page.elements if tag == "form"]
-    assert len(forms) == 17
+    assert len(forms) == 18
     assert all(attrs.get("method") == "post" and "action" not in attrs for attrs in forms)
 
 
