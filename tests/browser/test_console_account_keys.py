@@ -240,7 +240,7 @@ def test_all_keys_lists_owners_pages_by_cursor_and_revokes_a_key(
     assert len(urls) == 2 and "limit=10" in urls[0] and "cursor=" not in urls[0]
     assert "limit=10" in urls[1] and "cursor=" in urls[1]
     # oldest first, and keys made in the same second by their ids: each once, none lost
-    handles = [row.get_attribute("data-handle") for row in rows.all()]
+    handles = [row.get_attribute("data-handle") or "" for row in rows.all()]
     assert sorted(handles) == sorted(["deploy", "bot-token", *(f"admin-{i}" for i in range(9))])
     shot(page, screenshots, "20-all-keys")
 
@@ -353,3 +353,17 @@ def test_key_lists_show_each_keys_status_idle_expired_included(
     expect(page.locator("#policy-notice")).to_contain_text("Unused keys never stop on their own.")
     expect(status_of(all_keys_row(page, "stale"))).to_have_text("Active")
     assert call(local_api, "GET", "/auth/authenticated", stale["token"]).status_code == 200
+
+
+def test_the_all_keys_screen_fits_a_phone(phone: Page, console_url: str, local_api: str) -> None:
+    admin = make_user(admin=True)
+    member = make_user(account_id=admin.account_id)
+    make_key(local_api, api_login(local_api, member)["access_token"], "a-rather-long-handle.v2")
+    log_in(phone, console_url, admin)
+    open_all_keys(phone)
+    expect(status_of(all_keys_row(phone, "a-rather-long-handle.v2"))).to_have_text("Active")
+    widths = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    assert phone.evaluate(widths) == [390, 390]
+    open_from_menu(phone, "API Keys")
+    expect(phone.get_by_role("heading", level=1, name="API keys")).to_be_focused()
+    assert phone.evaluate(widths) == [390, 390]
