@@ -106,7 +106,7 @@ def test_admin_changes_a_role_disables_enables_and_deletes_a_user(
     log_in(page, console_url, admin)
     page.locator("#menu-button").hover()
     expect(page.locator("#menu").get_by_role("link")).to_have_text(
-        ["API Keys", "Sessions", "Security", "Users", "Audit log", "Bots"]
+        ["API Keys", "Sessions", "Security", "Users", "All keys", "Audit log", "Bots"]
     )
     shot(page, screenshots, "17-admin-menu", full_page=False)
     open_users(page)

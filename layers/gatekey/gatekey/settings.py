@@ -70,7 +70,11 @@ class Settings:
     key_prefix: str = DEFAULT_KEY_PREFIX  # what API key tokens start with (KeyPrefix)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_environ(
+        cls, environ: dict[str, str] | None = None, *, require_secret: bool = True
+    ) -> Settings:
+        """The settings of this environment; `require_secret=False` for a caller that
+        signs and checks nothing (the admin CLI's mail: `accounts.mail.send`)."""
         env = dict(os.environ if environ is None else environ)
         defaults = cls()
         settings = cls(
@@ -114,7 +118,7 @@ class Settings:
             local_kms_dir=(env.get(ENV_LOCAL_KMS_DIR) or "").strip() or None,
             key_prefix=key_prefix(env),
         )
-        if settings.secret is None and settings.secret_arn is None:
+        if require_secret and settings.secret is None and settings.secret_arn is None:
             raise ConfigurationError(f"set {ENV_SECRET} (local) or {ENV_SECRET_ARN} (AWS)")
         return settings
 

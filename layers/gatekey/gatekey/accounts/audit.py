@@ -172,6 +172,18 @@ def user_event(
     )
 
 
+def _retention_days() -> int:
+    """The configured retention; the admin CLI, which holds no signing secret, reads it
+    from the environment alone (`gatekey notify-expiring` records events too)."""
+    from gatekey.errors import ConfigurationError
+    from gatekey.settings import Settings, get_settings
+
+    try:
+        return get_settings().audit_retention_days
+    except ConfigurationError:
+        return Settings.from_environ(require_secret=False).audit_retention_days
+
+
 def new_event(
     account_id: str,
     action: str,
@@ -196,9 +208,7 @@ def new_event(
     if target[0] not in TARGET_TYPES:
         raise ValueError(f"unknown audit target type {target[0]!r}")
     if retention_days is None:
-        from gatekey.settings import get_settings
-
-        retention_days = get_settings().audit_retention_days
+        retention_days = _retention_days()
     if actor is None:
         actor = Actor(None)
     elif not isinstance(actor, Actor):

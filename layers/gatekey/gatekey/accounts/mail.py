@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from gatekey.errors import ServiceUnavailable
-from gatekey.settings import get_settings
+from gatekey.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
@@ -38,7 +38,9 @@ def send(to: str, subject: str, text: str) -> str:
 
     Raises `ServiceUnavailable` when SES refuses or cannot be reached.
     """
-    settings = get_settings()
+    # Read here, not through get_settings(): sending needs no signing secret, and the
+    # admin CLI (`gatekey notify-expiring`) has none.
+    settings = Settings.from_environ(require_secret=False)
     if settings.sender_email:
         return _send_with_ses(settings.sender_email, to, subject, text)
     return write_to_outbox(Path(settings.outbox_dir), to, subject, text)
