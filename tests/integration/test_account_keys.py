@@ -82,9 +82,7 @@ def test_a_new_key_cannot_outlive_the_maximum_and_gets_it_when_it_asks_none(admi
     assert token["expires_at"] == clock.iso(now + 30 * DAY)
 
 
-def test_lowering_the_maximum_keeps_existing_keys_and_rotation_brings_one_under_it(
-    admin, frozen
-):
+def test_lowering_the_maximum_keeps_existing_keys_and_rotation_brings_one_under_it(admin, frozen):
     key = make_key(admin, "old")
     assert key["expires_at"] is None
     set_policy(admin, lifetime=7)

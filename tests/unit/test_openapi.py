@@ -29,8 +29,8 @@ from gatekey.accounts import passwords
 from gatekey.accounts.passwords import hash_password
 from gatekey.accounts.sessions import SessionService
 from gatekey.accounts.users import public_user
-from gatekey.credentials.bots import bot_view
 from gatekey.credentials.account_keys import account_key_view, policy_view
+from gatekey.credentials.bots import bot_view
 from gatekey.credentials.keys import key_view, resolve_expiry
 from gatekey.credentials.revocation import RevocationService
 from gatekey.edges import models
