@@ -128,52 +128,6 @@ class SecretsManagerStandIn(http.server.ThreadingHTTPServer):
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class WireCounter(http.server.ThreadingHTTPServer):
-    """A forwarding proxy in front of DynamoDB: counts the requests that reach the wire,
-    by operation (`X-Amz-Target`), whatever client made them and however it retried."""
-
-    daemon_threads = True
-
-    def __init__(self, endpoint: str) -> None:
-        import http.client
-        from collections import Counter
-        from urllib.parse import urlsplit
-
-        target = urlsplit(endpoint)
-        self.counts: Counter[str] = Counter()
-        counts = self.counts
-        local = threading.local()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                operation = str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]
-                counts[operation] += 1
-                if not hasattr(local, "connection"):
-                    local.connection = http.client.HTTPConnection(
-                        target.hostname or "", target.port
-                    )
-                local.connection.request("POST", self.path, body, dict(self.headers.items()))
-                answer = local.connection.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
-                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 def metering_figures(owner: Any, agent: str, endpoint: str) -> list[dict[str, Any]]:
     """Issue 20: a metered key (ratelimit) against an unmetered one, timed in the same
     run, and their DynamoDB requests counted on the wire (a counting proxy)."""
@@ -251,6 +205,8 @@ def metering_figures(owner: Any, agent: str, endpoint: str) -> list[dict[str, An
             "ok": True,
         },
     ]
+    from bench.wire import WireCounter
+
     proxy = WireCounter(endpoint)
     try:
         settings = get_settings()
@@ -276,7 +232,7 @@ def metering_figures(owner: Any, agent: str, endpoint: str) -> list[dict[str, An
                 }
             )
     finally:
-        proxy.shutdown()
+        proxy.stop()
     return figures
 
 

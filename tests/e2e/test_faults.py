@@ -85,6 +85,8 @@ class Stack:
     handles: dict[str, str] = field(default_factory=dict)
     session_id: str = ""
     bot_id: str = ""
+    key_id: str = ""  # the API key's id, as GET /account/keys gives it
+    client: tuple[str, str] = ("", "")  # the jwt key as an OAuth client: (kid, secret)
     before: dict[str, Any] = field(default_factory=dict)
 
     def stop_database(self) -> None:
@@ -107,7 +109,11 @@ class Stack:
         }
         segments = route.path.split("/")
         return "/".join(
-            values.get(segments[index - 1], "unknown") if segment.startswith("{") else segment
+            self.key_id
+            if segment == "{key_id}"
+            else values.get(segments[index - 1], "unknown")
+            if segment.startswith("{")
+            else segment
             for index, segment in enumerate(segments)
         )
 
@@ -121,6 +127,7 @@ class Stack:
             ("POST", "/account/users"): {"email": OUTAGE_EMAIL, "password": PASSWORD},
             ("PATCH", "/account/users/{id}"): {"disabled": True},
             ("POST", "/auth/revoke"): {"token": self.tokens["api_key"]},
+            ("POST", "/oauth/revoke"): {"token": self.tokens["api_key"]},
             ("POST", "/user/password"): {
                 "current_password": PASSWORD,
                 "new_password": "changed during the outage",
@@ -151,6 +158,21 @@ class Stack:
             ("POST", "/auth/password-reset/confirm"): [
                 ({"json": {"token": "x" * 43, "new_password": "changed during the outage"}}, 503)
             ],
+            # a leak report: a forged string needs no data (202); a real token cannot be
+            # revoked while the database is down
+            ("POST", "/credentials/revoke"): [
+                ({"json": {"credentials": ["gk_" + "A" * 60]}}, 202),
+                ({"json": {"credentials": [self.tokens["api_key"]]}}, 503),
+            ],
+            ("POST", "/oauth/token"): [
+                ({"auth": self.client, "data": {"grant_type": "client_credentials"}}, 503)
+            ],
+            ("POST", "/oauth/introspect"): [
+                ({"auth": self.client, "data": {"token": self.tokens["api_key"]}}, 503)
+            ],
+            # discovery and the JWKS read the published keys from the table
+            ("GET", "/.well-known/openid-configuration"): [({}, 503)],
+            ("GET", "/.well-known/jwks.json"): [({}, 503)],
         }
         return requests_by_route.get((route.method, route.path), [])
 
@@ -214,6 +236,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "GATEKEY_TABLE": table,
                 "DYNAMODB_ENDPOINT": database.endpoint,
                 "GATEKEY_SECRET": json.dumps({"current": "k1", "k1": secrets.token_urlsafe(48)}),
+                # the access-token signing key's file: the local API publishes it at start
+                "GATEKEY_LOCAL_KMS_DIR": str(tmp_path_factory.mktemp("faults-kms")),
                 **LOCAL_AWS_ENVIRONMENT,
             },
         )
@@ -266,12 +290,15 @@ def populate(stack: Stack) -> None:
         if key_type == "token":
             stack.tokens["api_key"] = key["token"]
         else:
+            stack.client = (key["kid"], key["secret"])
             stack.tokens["client_jwt"] = jwt.encode(
                 {"exp": int(time.time()) + 3600, "jti": uuid.uuid4().hex},
                 key["secret"],
                 algorithm="HS256",
                 headers={"kid": key["kid"]},
             )
+    listed = api.get("/account/keys", token=login["access_token"]).json()["keys"]
+    (stack.key_id,) = (k["key_id"] for k in listed if k["handle"] == stack.handles["token"])
     bot = api.post("/account/bots", token=login["access_token"], json={"name": "nightly"})
     assert bot.status_code == 201, bot.text
     stack.bot_id = bot.json()["bot"]["id"]

@@ -26,6 +26,7 @@ def test_create_key_returns_the_contract_body(api, user, token):
         "created_at",
         "expires_at",
         "last_used_at",
+        "status",
         "scopes",
         "ratelimit",
         "credits",

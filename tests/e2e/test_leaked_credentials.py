@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import http.client
-import http.server
 import os
-import threading
 import time
-from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from bench.wire import WireCounter
 from gatekey_local.server import serve_in_thread
 from tests.conftest import TEMPLATE, TEST_PARAMETERS
 from tests.e2e.conftest import Client, error_code
@@ -108,52 +104,6 @@ def test_the_answer_time_does_not_tell_a_live_key_from_a_forged_one(api):
     _, _, real = report(api, [token])
     assert fake >= FLOOR and real >= FLOOR
     assert abs(real - fake) < 0.25, (real, fake)
-
-
-class WireCounter(http.server.ThreadingHTTPServer):
-    """Forwards DynamoDB requests and counts them by operation (`X-Amz-Target`), as
-    bench/__main__.py's does, with one upstream connection per request."""
-
-    daemon_threads = True
-
-    def __init__(self, endpoint: str) -> None:
-        target = urlsplit(endpoint)
-        self.counts: Counter[str] = Counter()
-        counts = self.counts
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                counts[str(self.headers.get("X-Amz-Target", "")).rpartition(".")[2]] += 1
-                upstream = http.client.HTTPConnection(target.hostname or "", target.port)
-                try:
-                    upstream.request("POST", self.path, body, dict(self.headers.items()))
-                    answer = upstream.getresponse()
-                    data = answer.read()
-                finally:
-                    upstream.close()
-                self.send_response(answer.status)
-                for name, value in answer.getheaders():
-                    if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self.thread.join()
 
 
 @pytest.fixture

@@ -52,6 +52,12 @@ SEMANTIC_400 = {
     ("POST", "/auth/login"): "control and format characters in the email",
     # a cursor that is not one this API gave out
     ("GET", "/account/audit"): "a cursor not given out by the API",
+    ("GET", "/account/keys"): "a cursor not given out by the API",
+    # usage rules: a network must parse as a CIDR, metadata must fit 1024 bytes as JSON,
+    # and a credential's own limits bound the rules it may give (403, not 400)
+    ("POST", "/user/keys"): "allowed_ips that are not networks, meta over 1024 bytes",
+    ("PATCH", "/user/keys/{handle}"): "allowed_ips that are not networks, meta over 1024 bytes",
+    ("POST", "/account/bots"): "allowed_ips that are not networks, meta over 1024 bytes",
     # RFC 6749 §5.2: a refresh token that is not live, a scope beyond the client's, the
     # one grant's parameter missing (which schema branch applies depends on grant_type)
     ("POST", "/oauth/token"): "invalid_grant, invalid_scope, invalid_request",

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from gatekey.errors import ServiceUnavailable
-from gatekey.settings import Settings
+from gatekey.errors import ConfigurationError, ServiceUnavailable
+from gatekey.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_sesv2.client import SESV2Client
@@ -38,12 +38,19 @@ def send(to: str, subject: str, text: str) -> str:
 
     Raises `ServiceUnavailable` when SES refuses or cannot be reached.
     """
-    # Read here, not through get_settings(): sending needs no signing secret, and the
-    # admin CLI (`gatekey notify-expiring`) has none.
-    settings = Settings.from_environ(require_secret=False)
+    settings = _settings()
     if settings.sender_email:
         return _send_with_ses(settings.sender_email, to, subject, text)
     return write_to_outbox(Path(settings.outbox_dir), to, subject, text)
+
+
+def _settings() -> Settings:
+    """The function's settings; the admin CLI (`gatekey notify-expiring`), which holds no
+    signing secret, reads what sending needs from the environment alone."""
+    try:
+        return get_settings()
+    except ConfigurationError:
+        return Settings.from_environ(require_secret=False)
 
 
 def build_message(sender: str, to: str, subject: str, text: str) -> EmailMessage:

@@ -212,22 +212,8 @@ class Authorizer:
                 issued_at=claims.issued_at,
                 expires_at=claims.expires_at,
             )
-            stored = self.store.get_session(as_session.session_id)
-            session = self._checked_session(stored, as_session, user_agent, enforce=enforce)
-            self._refuse_if_revoked(session.revoked_until, revocation_id)
-            if session.account_id != claims.account_id:
-                raise InvalidToken()
-            return Principal(
-                user_id=session.user_id,
-                account_id=session.account_id,
-                email=session.email,
-                role=session.role,
-                is_bot=session.is_bot,
-                token_type=SESSION,
-                token_expires_at=claims.expires_at,
-                session_id=session.session_id,
-                token_id=revocation_id,
-                scopes=scopes.SESSION_SCOPES,
+            return self._session_principal(
+                as_session, user_agent, enforce=enforce, account_id=claims.account_id
             )
         # A client's token lives only while the key, and the secret version that got it,
         # do: deleting the key or rotating it without grace ends the token at once.
@@ -256,10 +242,24 @@ class Authorizer:
         self, token: str, kid: str, user_agent: str | None, *, enforce: bool
     ) -> Principal:
         claims = session_tokens.verify(self.keyring, token, kid, token_use=session_tokens.ACCESS)
+        return self._session_principal(claims, user_agent, enforce=enforce)
+
+    def _session_principal(
+        self,
+        claims: session_tokens.SessionClaims,
+        user_agent: str | None,
+        *,
+        enforce: bool,
+        account_id: str | None = None,
+    ) -> Principal:
+        """The caller behind a checked session access token (HS256 or RS256): one read of
+        its session; `account_id`, when the token names one, must be the session's."""
         revocation_id = f"access:{claims.token_id}"
         stored = self.store.get_session(claims.session_id)
         session = self._checked_session(stored, claims, user_agent, enforce=enforce)
         self._refuse_if_revoked(session.revoked_until, revocation_id)
+        if account_id is not None and session.account_id != account_id:
+            raise InvalidToken()
         return Principal(
             user_id=session.user_id,
             account_id=session.account_id,
